@@ -1,0 +1,18 @@
+// Package memory is an in-memory implementation of sp.RequestTracker,
+// sp.ReplayCache, sp.SessionStore, sp.UserDirectory and sp.Pinger, for
+// tests and for programs that embed a single gateway instance and accept
+// losing all state on restart. It passes the same conformance suite
+// (internal/store/storetest) as the SQL store.
+//
+// # Security model
+//
+// One mutex guards all state, so every method is atomic: ConsumeRequest
+// hands a pending request to exactly one caller, MarkAssertionUsed is
+// insert-if-absent (an expired record may be replaced) and returns
+// sp.ErrReplay for a live duplicate, and ProvisionExternal creates or
+// updates a user in one step. The guarantees hold only within one process:
+// instances behind a load balancer must share a SQL store instead.
+// Sessions are kept under the SHA-256 of their ID, as in the SQL store, so
+// the cookie secret is not retained. Nothing expires by itself: expired
+// items are invisible to every method, and Cleanup frees them.
+package memory

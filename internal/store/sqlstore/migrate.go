@@ -1,0 +1,184 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// migrationFiles holds the ordered schema migrations, named
+// NNNN_description.sql, each written in SQL both dialects accept.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int64
+	name    string
+	stmts   []string
+}
+
+// loadMigrations reads and orders the embedded migrations. Versions must
+// start at 1 and have no gaps, so a mis-numbered file fails every Open
+// (and the tests) instead of being skipped.
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || path.Ext(name) != ".sql" {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: migration %q: name must be NNNN_description.sql", name)
+		}
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("sqlstore: migration %q: bad version", name)
+		}
+		body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: read migration %q: %w", name, err)
+		}
+		stmts := splitStatements(string(body))
+		if len(stmts) == 0 {
+			return nil, fmt.Errorf("sqlstore: migration %q is empty", name)
+		}
+		out = append(out, migration{version: v, name: strings.TrimSuffix(name, ".sql"), stmts: stmts})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return int(a.version - b.version) })
+	for i, m := range out {
+		if m.version != int64(i+1) {
+			return nil, fmt.Errorf("sqlstore: migration %q: expected version %d", m.name, i+1)
+		}
+	}
+	return out, nil
+}
+
+// splitStatements drops "--" comment lines and splits on ';' at the end of
+// a line. Each statement is then executed on its own, which every driver
+// supports (multi-statement Exec is driver specific).
+func splitStatements(body string) []string {
+	var stmts []string
+	var cur strings.Builder
+	for line := range strings.Lines(body) {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		if stmt, ok := strings.CutSuffix(trimmed, ";"); ok {
+			cur.WriteString(stmt)
+			if s := strings.TrimSpace(cur.String()); s != "" {
+				stmts = append(stmts, s)
+			}
+			cur.Reset()
+			continue
+		}
+		cur.WriteString(trimmed)
+		cur.WriteByte('\n')
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		stmts = append(stmts, s)
+	}
+	return stmts
+}
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT NOT NULL PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    applied_at BIGINT NOT NULL
+)`
+
+// migrate applies every embedded migration the database lacks, each in its
+// own transaction together with its schema_migrations row. Each transaction
+// first takes the migration lock (SQLite's write lock, taken at BEGIN
+// IMMEDIATE, or a PostgreSQL transaction-scoped advisory lock), and the row
+// is inserted insert-if-absent: a second process migrating the same
+// database at the same time waits, then finds the version already
+// recorded, so each migration runs exactly once and a rerun is a no-op.
+func (s *Store) migrate(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.d.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, createSchemaMigrations)
+		return err
+	}); err != nil {
+		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+	}
+	applied, err := s.appliedVersions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		if err := s.applyMigration(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) appliedVersions(ctx context.Context) (map[int64]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("sqlstore: read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: read schema_migrations: %w", err)
+	}
+	return applied, nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, m migration) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.d.lockMigrations(ctx, tx); err != nil {
+			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+		}
+		res, err := tx.ExecContext(ctx, s.d.rebind(
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)
+			 ON CONFLICT (version) DO NOTHING`),
+			m.version, m.name, toMicros(s.now()))
+		if err != nil {
+			return fmt.Errorf("sqlstore: record migration %s: %w", m.name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlstore: record migration %s: %w", m.name, err)
+		}
+		if n == 0 {
+			return nil // applied meanwhile by another process
+		}
+		for i, stmt := range m.stmts {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("sqlstore: migration %s statement %d: %w", m.name, i+1, err)
+			}
+		}
+		return nil
+	})
+}

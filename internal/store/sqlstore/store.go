@@ -1,0 +1,178 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/sp"
+)
+
+// DefaultCleanupBatchSize is the number of rows Cleanup deletes per
+// statement when Options.CleanupBatchSize is zero.
+const DefaultCleanupBatchSize = 1000
+
+// Options configure a Store.
+type Options struct {
+	// Now is the clock for timestamps the caller does not pass in
+	// (CreateUser, schema_migrations). Nil means time.Now.
+	Now func() time.Time
+	// CleanupBatchSize bounds the rows one Cleanup statement deletes, so a
+	// large backlog never holds the write lock for long. Zero means
+	// DefaultCleanupBatchSize; negative is an error.
+	CleanupBatchSize int
+}
+
+// Store implements sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
+// sp.UserDirectory and sp.Pinger over database/sql. It is safe for
+// concurrent use, and several processes may share one PostgreSQL database.
+// The caller owns the *sql.DB and closes it after the Store's last use.
+type Store struct {
+	db    *sql.DB
+	d     Dialect
+	now   func() time.Time
+	batch int
+}
+
+var (
+	_ sp.RequestTracker = (*Store)(nil)
+	_ sp.ReplayCache    = (*Store)(nil)
+	_ sp.SessionStore   = (*Store)(nil)
+	_ sp.UserDirectory  = (*Store)(nil)
+	_ sp.Pinger         = (*Store)(nil)
+)
+
+// Open checks the connection, applies the embedded migrations the database
+// lacks and returns a Store over db. For SQLite, db must have been opened
+// with SQLiteDSN (or equivalent settings): Open fails when foreign keys are
+// off, busy_timeout is zero or the library is older than SQLite 3.35.
+func Open(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if !dialect.valid() {
+		return nil, fmt.Errorf("sqlstore: invalid dialect %v", dialect)
+	}
+	if opts.CleanupBatchSize < 0 {
+		return nil, fmt.Errorf("sqlstore: CleanupBatchSize %d is negative", opts.CleanupBatchSize)
+	}
+	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.batch == 0 {
+		s.batch = DefaultCleanupBatchSize
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if dialect == SQLite {
+		if err := checkSQLite(ctx, db); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSQLite fails closed on connection settings the store's guarantees
+// depend on.
+func checkSQLite(ctx context.Context, db *sql.DB) error {
+	var version string
+	if err := db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlstore: sqlite version: %w", err)
+	}
+	if !sqliteAtLeast(version, 3, 35) {
+		return fmt.Errorf("sqlstore: sqlite %s is too old: need 3.35 or later for RETURNING", version)
+	}
+	var fk int
+	if err := db.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil {
+		return fmt.Errorf("sqlstore: sqlite foreign_keys: %w", err)
+	}
+	if fk != 1 {
+		return errors.New("sqlstore: sqlite foreign_keys is off: open the database with SQLiteDSN")
+	}
+	var busy int
+	if err := db.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil {
+		return fmt.Errorf("sqlstore: sqlite busy_timeout: %w", err)
+	}
+	if busy <= 0 {
+		return errors.New("sqlstore: sqlite busy_timeout is 0: open the database with SQLiteDSN")
+	}
+	return nil
+}
+
+func sqliteAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	mnr, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || (maj == major && mnr >= minor)
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// inTx runs fn in a transaction, committing when fn returns nil. On SQLite
+// opened with SQLiteDSN the transaction takes the write lock at BEGIN.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap("commit", err)
+	}
+	return nil
+}
+
+// wrap maps a uniqueness violation to sp.ErrConflict and wraps any other
+// error, keeping the driver error in the chain.
+func (s *Store) wrap(op string, err error) error {
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, sp.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// toMicros and fromMicros convert times to and from the schema's BIGINT
+// Unix microseconds. The zero time round-trips.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// newID returns a random 128-bit identifier in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}

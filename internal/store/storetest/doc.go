@@ -1,0 +1,23 @@
+// Package storetest is the conformance suite every Gatehouse storage
+// backend must pass. A backend's own tests call Run with a constructor that
+// returns a fresh, empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) storetest.Store { return memory.New() })
+//	}
+//
+// # Security model
+//
+// The suite checks the guarantees the SP relies on to fail closed: a
+// pending request is consumed at most once, also when Concurrency
+// goroutines race for it, and never after its expiry; an (issuer,
+// assertion ID) pair is accepted once while its record lives, also under
+// concurrency, and different issuers do not collide; sessions and requests
+// expire exactly at ExpiresAt; users are keyed by (issuer, NameID), an
+// existing user_name is never taken over by provisioning, and group
+// memberships change only when groups are asserted; Cleanup removes
+// expired rows and nothing else. Every negative case has a positive control
+// beside it, so a store that rejects everything fails. Checks that need to
+// look inside a backend (for example that session IDs are stored only
+// hashed) belong in that backend's own tests.
+package storetest
