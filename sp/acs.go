@@ -1,0 +1,287 @@
+package sp
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/saml"
+)
+
+// Reason is a bounded label for why a sign-in was rejected. Values from
+// saml.Reason are used as they are; the SP adds its own below.
+type Reason string
+
+// Rejection reasons the SP adds to saml's.
+const (
+	ReasonOK               Reason = "ok"
+	ReasonNoEndpoint       Reason = "unknown_endpoint"
+	ReasonMalformedForm    Reason = "malformed_form"
+	ReasonReplay           Reason = "replay"
+	ReasonUnknownRequest   Reason = "unknown_request"
+	ReasonBrowserMismatch  Reason = "browser_mismatch"
+	ReasonRelayState       Reason = "relay_state"
+	ReasonUnsolicited      Reason = "unsolicited"
+	ReasonUnknownUser      Reason = "unknown_user"
+	ReasonInactiveUser     Reason = "inactive_user"
+	ReasonStoreUnavailable Reason = "store_unavailable"
+)
+
+// rejection is an ACS failure with its bounded reason.
+type rejection struct {
+	reason Reason
+	region string
+	err    error
+	status int
+}
+
+func (e *rejection) Error() string { return fmt.Sprintf("sp: %s: %v", e.reason, e.err) }
+func (e *rejection) Unwrap() error { return e.err }
+
+func reject(reason Reason, err error) *rejection {
+	return &rejection{reason: reason, err: err, status: http.StatusForbidden}
+}
+
+func unavailable(err error) *rejection {
+	return &rejection{reason: ReasonStoreUnavailable, err: err, status: http.StatusServiceUnavailable}
+}
+
+// genericFailure is the one body every rejected sign-in gets, whatever the
+// reason, so that nothing about the verification leaks to the sender.
+const genericFailure = "Sign-in failed. Please return to the application and try again.\n"
+
+// SignIn is a completed sign-in.
+type SignIn struct {
+	Session  Session
+	User     User
+	ReturnTo string
+	Region   string
+}
+
+// ACSHandler consumes SAML Responses (HTTP-POST binding). Mount it at the path
+// of every regional ACS URL (see ACSPaths). Success: the session cookie and a
+// 303 to the stored return target. Any rejection: 403 with one generic body;
+// store unavailable: 503. Neither sets a session cookie.
+func (s *SP) ACSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		in, err := s.Consume(r)
+		if err != nil {
+			var rj *rejection
+			if !errors.As(err, &rj) {
+				rj = unavailable(err)
+			}
+			s.metrics.signins.WithLabelValues("rejected", string(rj.reason), rj.region).Inc()
+			s.log.WarnContext(r.Context(), "saml sign-in rejected",
+				"reason", string(rj.reason), "region", rj.region, "err", rj.err)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(rj.status)
+			if rj.status == http.StatusServiceUnavailable {
+				_, _ = w.Write([]byte("Sign-in is temporarily unavailable. Please try again shortly.\n"))
+				return
+			}
+			_, _ = w.Write([]byte(genericFailure))
+			return
+		}
+		s.metrics.signins.WithLabelValues("accepted", string(ReasonOK), in.Region).Inc()
+		s.log.InfoContext(r.Context(), "saml sign-in", "user_id", in.User.ID, "region", in.Region)
+		s.setSessionCookie(w, r, in.Session)
+		http.Redirect(w, r, in.ReturnTo, http.StatusSeeOther)
+	})
+}
+
+// Consume verifies the SAML Response posted in r and, when every check
+// passes, creates a session. It does not write to any ResponseWriter, so
+// embedders can build their own handler around it. Errors carry a bounded
+// reason (see ReasonOf) and never a partial sign-in.
+func (s *SP) Consume(r *http.Request) (*SignIn, error) {
+	now := s.now()
+	ctx := r.Context()
+
+	region, ok := s.receivingRegion(r)
+	if !ok {
+		return nil, reject(ReasonNoEndpoint, errors.New("POST to a URL that is not a configured ACS endpoint"))
+	}
+	withRegion := func(rj *rejection) *rejection { rj.region = region.Name; return rj }
+
+	if err := r.ParseForm(); err != nil {
+		return nil, withRegion(reject(ReasonMalformedForm, err))
+	}
+	encoded := r.PostForm.Get("SAMLResponse")
+	relayState := r.PostForm.Get("RelayState")
+	if encoded == "" || len(r.PostForm["SAMLResponse"]) != 1 || len(r.PostForm["RelayState"]) > 1 {
+		return nil, withRegion(reject(ReasonMalformedForm, errors.New("exactly one SAMLResponse and at most one RelayState required")))
+	}
+
+	idp := s.idp.Load()
+	a, err := idp.verifier.VerifyResponse(encoded, saml.Expected{Destination: region.ACSURL, Now: now})
+	if err != nil {
+		return nil, withRegion(reject(Reason(saml.ReasonOf(err)), err))
+	}
+
+	// Replay: insert-if-absent until the assertion can no longer be accepted.
+	if err := s.replay.MarkAssertionUsed(ctx, a.Issuer(), a.ID(), a.NotOnOrAfter().Add(s.skew), now); err != nil {
+		if errors.Is(err, ErrReplay) {
+			return nil, withRegion(reject(ReasonReplay, err))
+		}
+		return nil, withRegion(unavailable(err))
+	}
+
+	returnTo, rj := s.checkInResponseTo(ctx, r, a, relayState, now)
+	if rj != nil {
+		return nil, withRegion(rj)
+	}
+
+	user, rj := s.resolveUser(ctx, a, now)
+	if rj != nil {
+		return nil, withRegion(rj)
+	}
+
+	sess := Session{
+		ID:           randomToken(32),
+		UserID:       user.ID,
+		CreatedAt:    now,
+		ExpiresAt:    now.Add(s.sessionLifetime),
+		AuthnInstant: a.AuthnInstant(),
+		SessionIndex: a.SessionIndex(),
+		Method:       "saml",
+	}
+	if err := s.sessions.CreateSession(ctx, sess); err != nil {
+		return nil, withRegion(unavailable(err))
+	}
+	return &SignIn{Session: sess, User: user, ReturnTo: returnTo, Region: region.Name}, nil
+}
+
+// checkInResponseTo matches the signed InResponseTo against a pending request
+// (consumed once, atomically) bound to this browser, and returns the stored
+// return target. Unsolicited responses are accepted only when configured.
+func (s *SP) checkInResponseTo(ctx context.Context, r *http.Request, a *saml.Assertion, relayState string, now time.Time) (string, *rejection) {
+	id := a.InResponseTo()
+	if id == "" {
+		if !s.allowIdPInitiated {
+			return "", reject(ReasonUnsolicited, errors.New("unsolicited response and allow_idp_initiated is off"))
+		}
+		return s.defaultReturnTo, nil
+	}
+	pending, err := s.requests.ConsumeRequest(ctx, id, now)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return "", reject(ReasonUnknownRequest, errors.New("InResponseTo names no pending request"))
+		}
+		return "", unavailable(err)
+	}
+	c, err := r.Cookie(StateCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(bindingHash(c.Value)), []byte(pending.BrowserBinding)) != 1 {
+		return "", reject(ReasonBrowserMismatch, errors.New("the response arrived in a browser other than the one that started sign-in"))
+	}
+	if subtle.ConstantTimeCompare([]byte(relayState), []byte(pending.RelayState)) != 1 {
+		return "", reject(ReasonRelayState, errors.New("RelayState does not match the pending request"))
+	}
+	if !IsLocalPath(pending.ReturnTo) {
+		return s.defaultReturnTo, nil
+	}
+	return pending.ReturnTo, nil
+}
+
+// resolveUser maps (issuer, NameID) to an identity store user.
+func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time) (User, *rejection) {
+	ext := ExternalIdentity{Issuer: a.Issuer(), NameID: a.NameID()}
+	user, err := s.users.LookupExternal(ctx, ext)
+	switch {
+	case err == nil:
+		if s.jit {
+			if user, err = s.users.UpdateAttributes(ctx, user.ID, s.userAttributes(a), now); err != nil {
+				return User{}, unavailable(err)
+			}
+		}
+	case errors.Is(err, ErrNotFound) && s.jit:
+		if user, err = s.users.ProvisionExternal(ctx, ext, s.userAttributes(a), now); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return User{}, reject(ReasonUnknownUser, err)
+			}
+			return User{}, unavailable(err)
+		}
+	case errors.Is(err, ErrNotFound):
+		if user, err = s.users.LinkByUserName(ctx, ext); err != nil {
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+				return User{}, reject(ReasonUnknownUser, err)
+			}
+			return User{}, unavailable(err)
+		}
+	default:
+		return User{}, unavailable(err)
+	}
+	if !user.Active {
+		return User{}, reject(ReasonInactiveUser, errors.New("user is deactivated"))
+	}
+	return user, nil
+}
+
+func (s *SP) userAttributes(a *saml.Assertion) UserAttributes {
+	var out UserAttributes
+	if s.attrs.Email != "" {
+		if v := a.Attribute(s.attrs.Email); len(v) > 0 {
+			out.Email = v[0]
+		}
+	}
+	if s.attrs.DisplayName != "" {
+		if v := a.Attribute(s.attrs.DisplayName); len(v) > 0 {
+			out.DisplayName = v[0]
+		}
+	}
+	if s.attrs.Groups != "" {
+		if v, ok := a.Attributes()[s.attrs.Groups]; ok {
+			out.Groups = make([]string, 0, len(v))
+			for _, g := range v {
+				if g = strings.TrimSpace(g); g != "" {
+					out.Groups = append(out.Groups, g)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// receivingRegion returns the region whose ACS URL equals the URL the POST
+// arrived at (scheme, host and path).
+func (s *SP) receivingRegion(r *http.Request) (Region, bool) {
+	u := s.requestURL(r)
+	for _, reg := range s.regions {
+		if sameOrigin(reg.ACSURL, u.Scheme, u.Host) && acsPath(reg.ACSURL) == u.Path {
+			return reg, true
+		}
+	}
+	return Region{}, false
+}
+
+func acsPath(raw string) string {
+	i := strings.Index(raw, "://")
+	rest := raw[i+3:]
+	j := strings.IndexByte(rest, '/')
+	if j < 0 {
+		return "/"
+	}
+	return rest[j:]
+}
+
+// ReasonOf returns the bounded rejection reason of an error from Consume.
+func ReasonOf(err error) Reason {
+	var rj *rejection
+	if errors.As(err, &rj) {
+		return rj.reason
+	}
+	if err == nil {
+		return ReasonOK
+	}
+	return ReasonStoreUnavailable
+}

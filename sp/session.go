@@ -1,0 +1,122 @@
+package sp
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+func (s *SP) setSessionCookie(w http.ResponseWriter, r *http.Request, sess Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    sess.ID,
+		Path:     "/",
+		Expires:  sess.ExpiresAt,
+		MaxAge:   int(sess.ExpiresAt.Sub(sess.CreatedAt) / time.Second),
+		HttpOnly: true,
+		Secure:   s.requestURL(r).Scheme == "https",
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// ErrNoSession is returned by Authenticate when the request carries no valid
+// session.
+var ErrNoSession = errors.New("sp: no valid session")
+
+// Authenticate returns the session and user of the request's session cookie.
+// It returns ErrNoSession when there is none (or it expired, or the user is
+// deactivated) and any other error when the store is unavailable.
+func (s *SP) Authenticate(r *http.Request) (Session, User, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || !validToken(c.Value) {
+		return Session{}, User{}, ErrNoSession
+	}
+	now := s.now()
+	sess, err := s.sessions.GetSession(r.Context(), c.Value, now)
+	if errors.Is(err, ErrNotFound) {
+		return Session{}, User{}, ErrNoSession
+	}
+	if err != nil {
+		return Session{}, User{}, err
+	}
+	user, err := s.users.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return Session{}, User{}, ErrNoSession
+	}
+	if err != nil {
+		return Session{}, User{}, err
+	}
+	if !user.Active {
+		return Session{}, User{}, ErrNoSession
+	}
+	return sess, user, nil
+}
+
+type sessionUserJSON struct {
+	ID          string   `json:"id"`
+	UserName    string   `json:"user_name"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Groups      []string `json:"groups"`
+}
+
+// SessionHandler serves GET /api/v1/session: 200 with the user and the
+// session expiry, 401 without a valid session, 503 when the store is
+// unavailable.
+func (s *SP) SessionHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		sess, user, err := s.Authenticate(r)
+		if errors.Is(err, ErrNoSession) {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "no valid session")
+			return
+		}
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "session lookup failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the session store is unavailable")
+			return
+		}
+		groups := user.Groups
+		if groups == nil {
+			groups = []string{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"user": sessionUserJSON{
+				ID: user.ID, UserName: user.UserName, Email: user.Email,
+				DisplayName: user.DisplayName, Groups: groups,
+			},
+			"expires_at": sess.ExpiresAt.UTC().Format(time.RFC3339),
+		})
+	})
+}
+
+// LogoutHandler serves POST /api/v1/logout: it deletes the session and clears
+// the cookie. It answers 204 whether or not a session existed.
+func (s *SP) LogoutHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if c, err := r.Cookie(SessionCookie); err == nil && validToken(c.Value) {
+			if err := s.sessions.DeleteSession(r.Context(), c.Value); err != nil && !errors.Is(err, ErrNotFound) {
+				s.log.ErrorContext(r.Context(), "logout failed", "err", err)
+				writeError(w, http.StatusServiceUnavailable, "unavailable", "the session store is unavailable")
+				return
+			}
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+			Secure: s.requestURL(r).Scheme == "https", SameSite: http.SameSiteLaxMode,
+		})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": code, "message": msg})
+}

@@ -1,0 +1,133 @@
+package sp
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors that store implementations return. Callers branch on them with
+// errors.Is; any other error means the store is unavailable and the SP fails
+// closed (HTTP 503, never a session).
+var (
+	// ErrNotFound: the pending request, session or user does not exist, has
+	// expired, or was already consumed.
+	ErrNotFound = errors.New("sp: not found")
+	// ErrReplay: the (issuer, assertion ID) pair was already recorded.
+	ErrReplay = errors.New("sp: assertion replayed")
+	// ErrConflict: a uniqueness constraint was violated (for example a second
+	// user with the same user_name).
+	ErrConflict = errors.New("sp: conflict")
+)
+
+// PendingRequest is an AuthnRequest this SP sent and has not yet seen answered.
+type PendingRequest struct {
+	// ID is the AuthnRequest ID; the IdP echoes it as InResponseTo.
+	ID string
+	// RelayState is the opaque handle sent with the request.
+	RelayState string
+	// BrowserBinding is a hash of the state cookie that ties the request to
+	// the browser that started it.
+	BrowserBinding string
+	// ReturnTo is the local path to send the user to after sign-in.
+	ReturnTo string
+	// Region is the regional endpoint the request named as its ACS.
+	Region    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RequestTracker keeps pending AuthnRequests.
+type RequestTracker interface {
+	// SaveRequest stores r until r.ExpiresAt.
+	SaveRequest(ctx context.Context, r PendingRequest) error
+	// ConsumeRequest atomically deletes and returns the pending request with
+	// the given ID. Of any number of concurrent calls for one ID at most one
+	// succeeds; the rest, and every call after r.ExpiresAt (compared with
+	// now), return ErrNotFound.
+	ConsumeRequest(ctx context.Context, id string, now time.Time) (PendingRequest, error)
+}
+
+// ReplayCache remembers assertions already accepted.
+type ReplayCache interface {
+	// MarkAssertionUsed records (issuer, assertionID) until expiresAt,
+	// insert-if-absent and atomically across every instance sharing the
+	// store. It returns ErrReplay when the pair is already recorded and not
+	// yet expired (compared with now).
+	MarkAssertionUsed(ctx context.Context, issuer, assertionID string, expiresAt, now time.Time) error
+}
+
+// Session is a signed-in browser session.
+type Session struct {
+	// ID is the secret session identifier carried in the cookie. Stores
+	// should keep only a hash of it.
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// AuthnInstant and SessionIndex come from the upstream assertion.
+	AuthnInstant time.Time
+	SessionIndex string
+	// Method says how the user signed in (for example "saml").
+	Method string
+}
+
+// SessionStore keeps sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns ErrNotFound for unknown or expired (compared with
+	// now) sessions.
+	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// User is an identity store user as the SP sees it.
+type User struct {
+	ID          string
+	UserName    string
+	Email       string
+	DisplayName string
+	Groups      []string
+	Active      bool
+}
+
+// ExternalIdentity is an upstream identity: the IdP's entity ID and the
+// NameID it asserted. Users are keyed by both, never by an e-mail address
+// alone.
+type ExternalIdentity struct {
+	Issuer string
+	NameID string
+}
+
+// UserAttributes are the user fields taken from an assertion.
+type UserAttributes struct {
+	Email       string
+	DisplayName string
+	// Groups are group display names; nil means "not asserted" (leave
+	// memberships unchanged), an empty non-nil slice means "no groups".
+	Groups []string
+}
+
+// UserDirectory resolves upstream identities to identity store users.
+type UserDirectory interface {
+	// LookupExternal returns the user linked to ext, or ErrNotFound.
+	LookupExternal(ctx context.Context, ext ExternalIdentity) (User, error)
+	// LinkByUserName links ext to the existing user whose user_name equals
+	// ext.NameID and returns it; ErrNotFound when no such user exists;
+	// ErrConflict when that user is already linked to another identity of
+	// the same issuer.
+	LinkByUserName(ctx context.Context, ext ExternalIdentity) (User, error)
+	// ProvisionExternal creates (or, when already linked, updates) the user
+	// for ext with user_name = ext.NameID and the given attributes, in one
+	// transaction, and returns it.
+	ProvisionExternal(ctx context.Context, ext ExternalIdentity, attrs UserAttributes, now time.Time) (User, error)
+	// UpdateAttributes updates the linked user's attributes at sign-in.
+	UpdateAttributes(ctx context.Context, userID string, attrs UserAttributes, now time.Time) (User, error)
+	// GetUser returns the user by ID, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+}
+
+// Pinger reports whether the store answers; readiness uses it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
