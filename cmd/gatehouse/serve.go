@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver (no cgo)
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+// shutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT, below
+// the usual 30 s grace period of orchestrators.
+const shutdownTimeout = 25 * time.Second
+
+// serve runs the gateway for a validated config until ctx is done, then
+// shuts down gracefully and closes the store.
+func serve(ctx context.Context, cfg *config.Config, _, stderr io.Writer) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := os.MkdirAll(cfg.Keys.Dir, 0o700); err != nil {
+		return fmt.Errorf("keys.dir: %w", err)
+	}
+	st, closeStore, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Store: st, Logger: logger})
+	if err != nil {
+		return err
+	}
+	return runGateway(ctx, gw, cfg.Listen, cfg.TelemetryListen, logger, nil)
+}
+
+// runGateway serves gw on listen (and its telemetry on telemetryListen when
+// set) until ctx is done. ready, when set, is called once every address is
+// bound.
+func runGateway(ctx context.Context, gw *gateway.Gateway, listen, telemetryListen string, logger *slog.Logger, ready func([]server.Bound)) error {
+	servers := []*http.Server{server.NewHTTPServer(listen, gw.Handler())}
+	if telemetryListen != "" {
+		servers = append(servers, server.NewHTTPServer(telemetryListen, gw.TelemetryHandler()))
+	}
+	for _, s := range servers {
+		s.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
+	bound, err := server.Listen(ctx, servers...)
+	if err != nil {
+		return err
+	}
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	gw.Start(bg)
+	for _, b := range bound {
+		logger.Info("listening", slog.String("addr", b.Listener.Addr().String()))
+	}
+	if ready != nil {
+		ready(bound)
+	}
+	if err := server.Serve(ctx, shutdownTimeout, bound...); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openStore opens and migrates the configured store. Only this package
+// imports database drivers.
+func openStore(ctx context.Context, sc config.StoreConfig) (*sqlstore.Store, func(), error) {
+	var (
+		db      *sql.DB
+		err     error
+		dialect sqlstore.Dialect
+	)
+	switch sc.Driver {
+	case config.DriverPostgres:
+		dialect = sqlstore.PostgreSQL
+		db, err = sql.Open("pgx", sc.DSN.Value())
+		if err == nil {
+			db.SetMaxOpenConns(20)
+			db.SetMaxIdleConns(10)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	case config.DriverSQLite, "":
+		dialect = sqlstore.SQLite
+		db, err = sql.Open("sqlite", sqlstore.SQLiteDSN(sc.DSN.Value()))
+		if err == nil {
+			// One writer at a time is all SQLite allows; a few
+			// connections let reads run beside it under WAL.
+			db.SetMaxOpenConns(4)
+		}
+	default:
+		return nil, nil, fmt.Errorf("store.driver: unknown driver %q", sc.Driver)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: %w", err)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := sqlstore.Open(openCtx, db, dialect, sqlstore.Options{})
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("store (%s): %w", dialect, err)
+	}
+	return st, func() {
+		if err := db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
+			fmt.Fprintln(os.Stderr, "gatehouse: closing the store:", err)
+		}
+	}, nil
+}

@@ -1,0 +1,267 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the gateway configuration file (see CONTRACT.md, "Config file").
+// Parse and Load return it with defaults applied and relative paths resolved;
+// call Validate before using it.
+type Config struct {
+	ExternalURL        string                    `yaml:"external_url"`
+	Listen             string                    `yaml:"listen"`
+	TelemetryListen    string                    `yaml:"telemetry_listen"`
+	TrustedProxies     []string                  `yaml:"trusted_proxies"`
+	Store              StoreConfig               `yaml:"store"`
+	Keys               KeysConfig                `yaml:"keys"`
+	Session            SessionConfig             `yaml:"session"`
+	Admin              AdminConfig               `yaml:"admin"`
+	IdentitySource     IdentitySourceConfig      `yaml:"identity_source"`
+	Applications       []ApplicationConfig       `yaml:"applications"`
+	Accounts           []AccountConfig           `yaml:"accounts"`
+	AWS                AWSConfig                 `yaml:"aws"`
+	PermissionSets     []PermissionSetConfig     `yaml:"permission_sets"`
+	AccountAssignments []AccountAssignmentConfig `yaml:"account_assignments"`
+	OAuth              OAuthConfig               `yaml:"oauth"`
+
+	// lines maps a YAML path ("store.dsn") to the line of its key in the
+	// parsed file, so that problems can point at the source. It is empty for a
+	// Config built in code.
+	lines map[string]int
+}
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// StoreConfig selects the storage backend.
+type StoreConfig struct {
+	// Driver is DriverSQLite (default) or DriverPostgres.
+	Driver string `yaml:"driver"`
+	// DSN is a SQLite file path (resolved against the config folder) or a
+	// PostgreSQL URL. It may contain a password: never log it.
+	DSN Secret `yaml:"dsn"`
+}
+
+// KeysConfig locates the signing and encryption keys.
+type KeysConfig struct {
+	Dir string `yaml:"dir"`
+}
+
+// SessionConfig configures portal sessions.
+type SessionConfig struct {
+	Lifetime Duration `yaml:"lifetime"`
+}
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	// TokenFile holds the bearer token for /api/v1/admin.
+	TokenFile string `yaml:"token_file"`
+}
+
+// IdentitySourceConfig selects exactly one identity source.
+type IdentitySourceConfig struct {
+	SAML      *SAMLSourceConfig `yaml:"saml"`
+	Directory *DirectoryConfig  `yaml:"directory"`
+}
+
+// SAMLSourceConfig configures the IdP-facing SAML service provider.
+type SAMLSourceConfig struct {
+	EntityID          string         `yaml:"entity_id"`
+	MetadataFile      string         `yaml:"metadata_file"`
+	MetadataURL       string         `yaml:"metadata_url"`
+	MetadataRefresh   Duration       `yaml:"metadata_refresh"`
+	AllowIDPInitiated bool           `yaml:"allow_idp_initiated"`
+	JITProvisioning   bool           `yaml:"jit_provisioning"`
+	Attributes        SAMLAttributes `yaml:"attributes"`
+	ClockSkew         Duration       `yaml:"clock_skew"`
+	ACSEndpoints      []ACSEndpoint  `yaml:"acs_endpoints"`
+}
+
+// SAMLAttributes names the assertion attribute for each user field.
+type SAMLAttributes struct {
+	Email       string `yaml:"email"`
+	DisplayName string `yaml:"display_name"`
+	Groups      string `yaml:"groups"`
+}
+
+// ACSEndpoint is one regional sign-in endpoint.
+type ACSEndpoint struct {
+	Region string `yaml:"region"`
+	URL    string `yaml:"url"`
+}
+
+// DirectoryConfig selects the built-in directory (password + MFA) sign-in.
+// It has no settings yet; `directory: {}` selects it.
+type DirectoryConfig struct{}
+
+// Name ID formats accepted in ApplicationConfig.NameIDFormat.
+const (
+	NameIDEmailAddress = "emailAddress"
+	NameIDPersistent   = "persistent"
+	NameIDTransient    = "transient"
+	NameIDUnspecified  = "unspecified"
+)
+
+// ApplicationConfig is an app-facing SAML service provider.
+type ApplicationConfig struct {
+	ID           string `yaml:"id"`
+	Name         string `yaml:"name"`
+	MetadataFile string `yaml:"metadata_file"`
+	MetadataURL  string `yaml:"metadata_url"`
+	MetadataXML  string `yaml:"metadata_xml"`
+	NameIDFormat string `yaml:"name_id_format"`
+	// Attributes maps a SAML attribute name to a user field (see UserFields).
+	Attributes  map[string]string      `yaml:"attributes"`
+	Assignments ApplicationAssignments `yaml:"assignments"`
+}
+
+// ApplicationAssignments lists who may use an application; empty means nobody.
+type ApplicationAssignments struct {
+	Groups []string `yaml:"groups"`
+	Users  []string `yaml:"users"`
+}
+
+// AccountConfig is a target (AWS) account.
+type AccountConfig struct {
+	ID            string `yaml:"id"`
+	Name          string `yaml:"name"`
+	OU            string `yaml:"ou"`
+	AssumeRoleARN string `yaml:"assume_role_arn"`
+}
+
+// AWSConfig says how Gatehouse reaches AWS.
+type AWSConfig struct {
+	Region      string `yaml:"region"`
+	EndpointURL string `yaml:"endpoint_url"`
+}
+
+// PermissionSetConfig is a named set of policies granted in accounts.
+type PermissionSetConfig struct {
+	Name             string   `yaml:"name"`
+	SessionDuration  Duration `yaml:"session_duration"`
+	ManagedPolicies  []string `yaml:"managed_policies"`
+	InlinePolicyFile string   `yaml:"inline_policy_file"`
+}
+
+// AccountAssignmentConfig grants a permission set to principals in accounts.
+type AccountAssignmentConfig struct {
+	PermissionSet string   `yaml:"permission_set"`
+	Groups        []string `yaml:"groups"`
+	Users         []string `yaml:"users"`
+	Accounts      []string `yaml:"accounts"`
+	OUs           []string `yaml:"ous"`
+}
+
+// Signing algorithms accepted in OAuthConfig.SigningAlg.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+	AlgEdDSA = "EdDSA"
+)
+
+// OAuth grant types accepted in OAuthClientConfig.GrantTypes.
+const (
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	GrantJWTBearer     = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	GrantDeviceCode    = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantRefreshToken  = "refresh_token"
+)
+
+// OAuthConfig configures the authorization server.
+type OAuthConfig struct {
+	AccessTokenLifetime Duration                   `yaml:"access_token_lifetime"`
+	SigningAlg          string                     `yaml:"signing_alg"`
+	Clients             []OAuthClientConfig        `yaml:"clients"`
+	TrustedTokenIssuers []TrustedTokenIssuerConfig `yaml:"trusted_token_issuers"`
+	DataServices        []DataServiceConfig        `yaml:"data_services"`
+}
+
+// OAuthClientConfig is a registered OAuth client.
+type OAuthClientConfig struct {
+	ID string `yaml:"id"`
+	// Secret is empty for a public client (the key absent from the file).
+	Secret     Secret   `yaml:"secret"`
+	GrantTypes []string `yaml:"grant_types"`
+	Audiences  []string `yaml:"audiences"`
+	Scopes     []string `yaml:"scopes"`
+}
+
+// TrustedTokenIssuerConfig is an external token issuer whose tokens may be
+// exchanged.
+type TrustedTokenIssuerConfig struct {
+	Name          string   `yaml:"name"`
+	Issuer        string   `yaml:"issuer"`
+	JWKSFile      string   `yaml:"jwks_file"`
+	JWKSURL       string   `yaml:"jwks_url"`
+	Audiences     []string `yaml:"audiences"`
+	Claim         string   `yaml:"claim"`
+	UserAttribute string   `yaml:"user_attribute"`
+}
+
+// DataServiceConfig is a downstream data service (a token audience) and the
+// scopes it accepts.
+type DataServiceConfig struct {
+	Audience string   `yaml:"audience"`
+	Scopes   []string `yaml:"scopes"`
+}
+
+// Duration is a time.Duration written in Go syntax ("90s", "8h") in YAML.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String returns d in Go syntax.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a duration must be a string such as \"90s\" or \"8h\"", n.Line)}}
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q: use Go syntax such as \"90s\" or \"8h\"", n.Line, truncate(n.Value, 40))}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes d in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Secret is a string that must not be logged or printed. Its String, GoString
+// and LogValue methods redact it; Value returns the content.
+type Secret string
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// GoString redacts the secret in %#v.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
+
+// LogValue redacts the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

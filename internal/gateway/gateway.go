@@ -1,0 +1,268 @@
+// Package gateway assembles the reference gateway from a validated config:
+// the store, the IdP-facing SP with its regional endpoints, IdP metadata
+// refresh, the session API, the portal, health and metrics.
+//
+// # Security model
+//
+// The gateway adds no verification of its own: every SAML check lives in
+// package sp and package saml. What it owns is the edge: forwarded headers
+// are honoured only from trusted_proxies (so the receiving regional endpoint
+// cannot be spoofed by a client), request bodies on SAML endpoints are
+// capped, metadata older than its staleness bound stops sign-in (503) rather
+// than trusting keys that may have been revoked, and readiness reports false
+// while the store or the IdP metadata is unavailable.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/metadata"
+	"github.com/gatehouse-dev/gatehouse/sp"
+)
+
+// Store is everything the gateway needs from its storage backend.
+type Store interface {
+	sp.RequestTracker
+	sp.ReplayCache
+	sp.SessionStore
+	sp.UserDirectory
+	sp.Pinger
+	// Cleanup deletes expired rows and returns how many.
+	Cleanup(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Options are the gateway's dependencies that do not come from the config.
+type Options struct {
+	// Store is the opened, migrated store. Required.
+	Store Store
+	// Logger receives JSON logs; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Registry receives the metrics; nil means a fresh registry with the Go
+	// and process collectors.
+	Registry *prometheus.Registry
+	// HTTPClient fetches IdP metadata; nil means a default client.
+	HTTPClient *http.Client
+	// IdentityProvider, when set, is trusted instead of loading the
+	// configured IdP metadata (the demo uses it for its built-in IdP).
+	IdentityProvider *sp.IdentityProvider
+	// Routes, when set, registers extra routes on the public mux.
+	Routes func(mux *http.ServeMux)
+}
+
+// Gateway is an assembled gateway. Build it with New, then Start it.
+type Gateway struct {
+	cfg       *config.Config
+	store     Store
+	sp        *sp.SP
+	refresher *metadata.Refresher
+	log       *slog.Logger
+	now       func() time.Time
+	registry  *prometheus.Registry
+	handler   http.Handler
+	telemetry http.Handler
+}
+
+// New builds a gateway from a validated config.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	if opts.Store == nil {
+		return nil, errors.New("gateway: a store is required")
+	}
+	if cfg.IdentitySource.SAML == nil {
+		return nil, errors.New("gateway: identity_source.directory is not available yet; configure identity_source.saml")
+	}
+	g := &Gateway{cfg: cfg, store: opts.Store, now: opts.Now, registry: opts.Registry}
+	base := opts.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
+	}
+	// Records made with a request's context carry its request ID; the
+	// server middleware adds it to its own records itself.
+	g.log = slog.New(requestIDHandler{base.Handler()})
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.registry == nil {
+		g.registry = server.NewRegistry()
+	}
+	proxies, err := server.NewTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
+	}
+
+	samlCfg := cfg.IdentitySource.SAML
+	idp, err := g.loadIdP(ctx, samlCfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	regions := make([]sp.Region, len(samlCfg.ACSEndpoints))
+	for i, e := range samlCfg.ACSEndpoints {
+		regions[i] = sp.Region{Name: e.Region, ACSURL: e.URL}
+	}
+	spCfg := sp.Config{
+		EntityID:          samlCfg.EntityID,
+		Regions:           regions,
+		IdP:               idp,
+		ClockSkew:         samlCfg.ClockSkew.Std(),
+		SessionLifetime:   cfg.Session.Lifetime.Std(),
+		AllowIdPInitiated: samlCfg.AllowIDPInitiated,
+		JITProvisioning:   samlCfg.JITProvisioning,
+		Attributes: sp.AttributeMap{
+			Email:       samlCfg.Attributes.Email,
+			DisplayName: samlCfg.Attributes.DisplayName,
+			Groups:      samlCfg.Attributes.Groups,
+		},
+		Requests: opts.Store, Replay: opts.Store, Sessions: opts.Store, Users: opts.Store,
+		RequestURL: func(r *http.Request) *url.URL {
+			u := proxies.ExternalURL(r)
+			u.Path = r.URL.Path
+			return u
+		},
+		Now:      g.now,
+		Logger:   g.log,
+		Registry: g.registry,
+	}
+	if g.sp, err = sp.New(spCfg); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+
+	httpMetrics, err := server.NewHTTPMetrics(g.registry)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	g.routes(mux)
+	if opts.Routes != nil {
+		opts.Routes(mux)
+	}
+	g.handler = server.RequestID(proxies, base)(server.AccessLog(base)(httpMetrics.Instrument(mux)))
+
+	tmux := http.NewServeMux()
+	server.RegisterHealth(tmux, g, g.log)
+	tmux.Handle("GET /metrics", server.MetricsHandler(g.registry))
+	g.telemetry = tmux
+	return g, nil
+}
+
+func (g *Gateway) loadIdP(ctx context.Context, samlCfg *config.SAMLSourceConfig, opts Options) (sp.IdentityProvider, error) {
+	if opts.IdentityProvider != nil {
+		return *opts.IdentityProvider, nil
+	}
+	var initial *metadata.IdPMetadata
+	r, err := metadata.NewRefresher(metadata.RefresherConfig{
+		URL:       samlCfg.MetadataURL,
+		File:      samlCfg.MetadataFile,
+		Client:    opts.HTTPClient,
+		Interval:  samlCfg.MetadataRefresh.Std(),
+		CachePath: filepath.Join(g.cfg.Keys.Dir, "idp-metadata.cache.xml"),
+		Logger:    g.log,
+		Now:       g.now,
+		OnUpdate: func(md *metadata.IdPMetadata) {
+			if g.sp == nil {
+				initial = md
+				return
+			}
+			if err := g.sp.UpdateIdP(sp.IdentityProviderFromMetadata(md)); err != nil {
+				g.log.Error("refreshed IdP metadata rejected; keeping the previous copy", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return sp.IdentityProvider{}, fmt.Errorf("gateway: identity_source.saml: %w", err)
+	}
+	if err := r.Load(ctx); err != nil {
+		return sp.IdentityProvider{}, fmt.Errorf("gateway: identity_source.saml: %w", err)
+	}
+	if initial == nil {
+		initial = r.Current()
+	}
+	if initial == nil {
+		return sp.IdentityProvider{}, errors.New("gateway: identity_source.saml: no usable IdP metadata")
+	}
+	g.refresher = r
+	return sp.IdentityProviderFromMetadata(initial), nil
+}
+
+// Ready reports whether the store answers and the IdP metadata is usable.
+func (g *Gateway) Ready(ctx context.Context) error {
+	if err := g.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if g.refresher != nil && g.refresher.Current() == nil {
+		return errors.New("IdP metadata is older than its staleness bound")
+	}
+	return nil
+}
+
+// Handler is the public handler (all endpoints, health and metrics too).
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// TelemetryHandler serves /metrics, /healthz and /readyz for
+// telemetry_listen.
+func (g *Gateway) TelemetryHandler() http.Handler { return g.telemetry }
+
+// SP returns the gateway's service provider.
+func (g *Gateway) SP() *sp.SP { return g.sp }
+
+// Registry returns the gateway's metrics registry.
+func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
+
+// Start runs the background work (metadata refresh, expired-row cleanup)
+// until ctx is done.
+func (g *Gateway) Start(ctx context.Context) {
+	if g.refresher != nil {
+		g.refresher.Start(ctx)
+	}
+	go g.cleanupLoop(ctx, 5*time.Minute)
+}
+
+func (g *Gateway) cleanupLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := g.store.Cleanup(ctx, g.now())
+			if err != nil {
+				g.log.Warn("store cleanup failed", "err", err)
+				continue
+			}
+			if n > 0 {
+				g.log.Debug("store cleanup", "deleted", n)
+			}
+		}
+	}
+}
+
+// requestIDHandler adds the request ID set by server.RequestID to every log
+// record made with a request's context.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := server.RequestIDFrom(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
