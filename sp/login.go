@@ -140,6 +140,7 @@ func (s *SP) browserState(w http.ResponseWriter, r *http.Request) string {
 		Name:     StateCookie,
 		Value:    v,
 		Path:     "/",
+		Domain:   s.cookieDomain,
 		MaxAge:   int(s.pendingLifetime / time.Second),
 		HttpOnly: true,
 		Secure:   secure,

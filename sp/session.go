@@ -12,6 +12,7 @@ func (s *SP) setSessionCookie(w http.ResponseWriter, r *http.Request, sess Sessi
 		Name:     SessionCookie,
 		Value:    sess.ID,
 		Path:     "/",
+		Domain:   s.cookieDomain,
 		Expires:  sess.ExpiresAt,
 		MaxAge:   int(sess.ExpiresAt.Sub(sess.CreatedAt) / time.Second),
 		HttpOnly: true,
@@ -104,7 +105,7 @@ func (s *SP) LogoutHandler() http.Handler {
 			}
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+			Name: SessionCookie, Value: "", Path: "/", Domain: s.cookieDomain, MaxAge: -1, HttpOnly: true,
 			Secure: s.requestURL(r).Scheme == "https", SameSite: http.SameSiteLaxMode,
 		})
 		w.WriteHeader(http.StatusNoContent)

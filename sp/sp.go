@@ -77,6 +77,10 @@ type Config struct {
 	// DefaultReturnTo is where users land after sign-in when no return
 	// target was given (default "/portal").
 	DefaultReturnTo string
+	// CookieDomain, when set, is the Domain attribute of the session and
+	// state cookies, so regional endpoints on different hosts under one
+	// domain share them. Empty: host-only cookies.
+	CookieDomain string
 
 	// Signer, when set, signs AuthnRequests (HTTP-Redirect binding) with
 	// SigAlg (default RSA-SHA256 for RSA keys, ECDSA-SHA256 for EC keys).
@@ -129,6 +133,7 @@ type SP struct {
 	jit               bool
 	attrs             AttributeMap
 	defaultReturnTo   string
+	cookieDomain      string
 	signer            crypto.Signer
 	signingCert       *x509.Certificate
 	sigAlg            string
@@ -213,6 +218,7 @@ func New(cfg Config) (*SP, error) {
 		jit:               cfg.JITProvisioning,
 		attrs:             cfg.Attributes,
 		defaultReturnTo:   cfg.DefaultReturnTo,
+		cookieDomain:      cfg.CookieDomain,
 		signer:            cfg.Signer,
 		signingCert:       cfg.SigningCertificate,
 		sigAlg:            cfg.SigAlg,

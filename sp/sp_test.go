@@ -2,6 +2,9 @@ package sp_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -19,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store/memory"
+	"github.com/gatehouse-dev/gatehouse/saml"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -511,4 +515,32 @@ func TestIsLocalPath(t *testing.T) {
 	} {
 		assert.Equal(t, want, sp.IsLocalPath(p), p)
 	}
+}
+
+func TestSignedAuthnRequest(t *testing.T) {
+	e := newEnv(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	s := e.newSP(func(c *sp.Config) { c.Signer = key })
+	r := httptest.NewRequest(http.MethodGet, "https://us-east-1.gw.example.com/saml/sp/login", nil)
+	w := httptest.NewRecorder()
+	s.LoginHandler().ServeHTTP(w, r)
+	require.Equal(t, http.StatusFound, w.Code)
+	loc, err := url.Parse(w.Header().Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, saml.SigAlgRSASHA256, loc.Query().Get("SigAlg"))
+	require.NoError(t, saml.VerifyRedirectSignature(loc.RawQuery, "SAMLRequest", []crypto.PublicKey{key.Public()}))
+
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	assert.Error(t, saml.VerifyRedirectSignature(loc.RawQuery, "SAMLRequest", []crypto.PublicKey{other.Public()}))
+}
+
+func TestCookieDomain(t *testing.T) {
+	e := newEnv(t)
+	s := e.newSP(func(c *sp.Config) { c.CookieDomain = "gw.example.com" })
+	_, _, state := login(t, s, "us-east-1.gw.example.com", "/portal")
+	assert.Equal(t, "gw.example.com", state.Domain)
+	assert.Equal(t, http.SameSiteNoneMode, state.SameSite, "the state cookie must survive the cross-site ACS POST")
+	assert.True(t, state.Secure)
 }

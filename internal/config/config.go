@@ -57,6 +57,12 @@ type KeysConfig struct {
 // SessionConfig configures portal sessions.
 type SessionConfig struct {
 	Lifetime Duration `yaml:"lifetime"`
+	// CookieDomain, when set, is the Domain of the session and sign-in state
+	// cookies, so that regional endpoints on different hosts under one
+	// domain (us-east-1.gw.example.com, eu-west-1.gw.example.com) share
+	// them and a sign-in started at one completes at another. Empty: the
+	// cookies are host-only.
+	CookieDomain string `yaml:"cookie_domain"`
 }
 
 // AdminConfig configures the admin API.
@@ -82,6 +88,9 @@ type SAMLSourceConfig struct {
 	Attributes        SAMLAttributes `yaml:"attributes"`
 	ClockSkew         Duration       `yaml:"clock_skew"`
 	ACSEndpoints      []ACSEndpoint  `yaml:"acs_endpoints"`
+	// SignAuthnRequests signs AuthnRequests (HTTP-Redirect binding) with
+	// the SP key in keys.dir, published in the SP metadata.
+	SignAuthnRequests bool `yaml:"sign_authn_requests"`
 }
 
 // SAMLAttributes names the assertion attribute for each user field.

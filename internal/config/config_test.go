@@ -282,6 +282,9 @@ func TestValidateEachProblem(t *testing.T) {
 		{"session lifetime zero", func(c *Config) { c.Session.Lifetime = 0 }, "session.lifetime", "more than 0"},
 		{"session lifetime too long", func(c *Config) { c.Session.Lifetime = Duration(8 * 24 * time.Hour) }, "session.lifetime", "at most"},
 		{"session lifetime max ok", func(c *Config) { c.Session.Lifetime = Duration(MaxSessionLifetime) }, "", ""},
+		{"cookie domain covering every region", func(c *Config) { c.Session.CookieDomain = "gw.example.com" }, "", ""},
+		{"cookie domain not covering a region", func(c *Config) { c.Session.CookieDomain = "us-east-1.gw.example.com" }, "session.cookie_domain", "does not cover acs_endpoints[1]"},
+		{"cookie domain not a domain", func(c *Config) { c.Session.CookieDomain = ".gw.example.com" }, "session.cookie_domain", "not a domain name"},
 		{"identity source none", func(c *Config) { c.IdentitySource.SAML = nil }, "identity_source", "choose one"},
 		{"identity source both", func(c *Config) { c.IdentitySource.Directory = &DirectoryConfig{} }, "identity_source", "only one"},
 		{"identity source directory ok", func(c *Config) {

@@ -198,7 +198,27 @@ func (v *validator) store() {
 
 func (v *validator) session() {
 	v.durationRange("session.lifetime", v.c.Session.Lifetime, time.Nanosecond, MaxSessionLifetime, "more than 0")
+	if d := v.c.Session.CookieDomain; d != "" {
+		if !reCookieDomain.MatchString(d) {
+			v.add("session.cookie_domain", "%q is not a domain name", truncate(d, 64))
+			return
+		}
+		if s := v.c.IdentitySource.SAML; s != nil {
+			for i, e := range s.ACSEndpoints {
+				u, err := url.Parse(e.URL)
+				if err != nil || u.Hostname() == "" {
+					continue
+				}
+				if h := strings.ToLower(u.Hostname()); h != d && !strings.HasSuffix(h, "."+d) {
+					v.add("session.cookie_domain", "%q does not cover acs_endpoints[%d] host %q", d, i, truncate(h, 64))
+				}
+			}
+		}
+	}
 }
+
+// reCookieDomain matches a lower-case DNS name with at least two labels.
+var reCookieDomain = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // durationRange checks min <= d <= max.
 func (v *validator) durationRange(path string, d Duration, minD, maxD time.Duration, minText string) {

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/metadata"
 	"github.com/gatehouse-dev/gatehouse/sp"
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		regions[i] = sp.Region{Name: e.Region, ACSURL: e.URL}
 	}
 	spCfg := sp.Config{
+		CookieDomain:      cfg.Session.CookieDomain,
 		EntityID:          samlCfg.EntityID,
 		Regions:           regions,
 		IdP:               idp,
@@ -133,6 +135,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Now:      g.now,
 		Logger:   g.log,
 		Registry: g.registry,
+	}
+	if samlCfg.SignAuthnRequests {
+		// The SP key signs AuthnRequests and is published in the SP
+		// metadata; it is generated in keys.dir on first start.
+		pair, err := keys.LoadOrCreateRSA(cfg.Keys.Dir, "sp-signing", "Gatehouse SP "+samlCfg.EntityID, 10*365*24*time.Hour, g.now())
+		if err != nil {
+			return nil, fmt.Errorf("gateway: keys.dir: %w", err)
+		}
+		spCfg.Signer, spCfg.SigningCertificate = pair.Signer, pair.Certificate
 	}
 	if g.sp, err = sp.New(spCfg); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/peers"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/metadata"
@@ -48,7 +49,7 @@ func listen(t *testing.T) net.Listener {
 // startTopology starts the peer IdP and two gateway instances. The regions
 // are listed west first, so a login arriving on a host that is not a
 // regional endpoint names the west ACS.
-func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.IdP, user peers.User) (*topology, peers.IdP) {
+func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.IdP, user peers.User, signRequests bool) (*topology, peers.IdP) {
 	t.Helper()
 	lEast, lWest, lLB := listen(t), listen(t), listen(t)
 	tp := &topology{
@@ -60,19 +61,26 @@ func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.
 	tp.acsWest = tp.west + "/eu-west-1/saml/acs"
 	tp.entityID = tp.east + "/saml/sp/metadata"
 
+	dir := t.TempDir()
 	// The SP metadata the peer is configured with; the gateway must serve
-	// exactly this document.
-	md, err := metadata.BuildSP(metadata.SPConfig{
+	// exactly this document. With signed requests, the SP key is created
+	// in keys.dir first, where the gateway will find it.
+	spCfg := metadata.SPConfig{
 		EntityID:             tp.entityID,
 		ACS:                  []metadata.ACSEndpoint{{URL: tp.acsWest}, {URL: tp.acsEast}},
 		WantAssertionsSigned: true,
-	})
+	}
+	if signRequests {
+		pair, err := keys.LoadOrCreateRSA(filepath.Join(dir, "keys"), "sp-signing", "Gatehouse SP "+tp.entityID, time.Hour, time.Now())
+		require.NoError(t, err)
+		spCfg.SigningCert, spCfg.AuthnRequestsSigned = pair.Certificate, true
+	}
+	md, err := metadata.BuildSP(spCfg)
 	require.NoError(t, err)
 	tp.spMetadata = md
 
-	idp := start(t, peers.IdPOptions{SPMetadata: md, Users: []peers.User{user}})
+	idp := start(t, peers.IdPOptions{SPMetadata: md, Users: []peers.User{user}, WantAuthnRequestsSigned: signRequests})
 
-	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp.xml"), idp.Metadata(), 0o600))
 	yaml := fmt.Sprintf(`external_url: %q
 listen: "127.0.0.1:0"
@@ -84,6 +92,7 @@ identity_source:
   saml:
     metadata_file: idp.xml
     jit_provisioning: true
+    sign_authn_requests: %t
     attributes:
       email: email
       display_name: displayName
@@ -93,7 +102,7 @@ identity_source:
         url: %q
       - region: us-east-1
         url: %q
-`, tp.east, tp.acsWest, tp.acsEast)
+`, tp.east, signRequests, tp.acsWest, tp.acsEast)
 	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
@@ -171,7 +180,7 @@ func TestInteropThirdPartyIdPs(t *testing.T) {
 		t.Run(peer.name, func(t *testing.T) {
 			user := peers.User{UserName: "alice", Password: "correct horse", Email: "alice@example.com",
 				DisplayName: "Alice Example", Groups: []string{"engineering", "data"}}
-			tp, idp := startTopology(t, peer.start, user)
+			tp, idp := startTopology(t, peer.start, user, false)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 
@@ -237,6 +246,20 @@ func TestInteropThirdPartyIdPs(t *testing.T) {
 				assert.Equal(t, "/portal/x", resp.Header.Get("Location"))
 				status, _ := getSession(t, c, tp.west)
 				assert.Equal(t, http.StatusOK, status)
+			})
+
+			t.Run("signed AuthnRequests", func(t *testing.T) {
+				// The peer is told to require signed requests and checks them
+				// against the SP metadata's signing certificate.
+				stp, sidp := startTopology(t, peer.start, user, true)
+				c := browser(t)
+				form, err := sidp.Login(ctx, c, stp.east+"/saml/sp/login", user.UserName, user.Password)
+				require.NoError(t, err)
+				resp, err := c.PostForm(form.Action, form.Values())
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+				require.True(t, hasSessionCookie(resp))
 			})
 
 			t.Run("wrong browser", func(t *testing.T) {

@@ -1,0 +1,61 @@
+package keys
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadOrCreateRSA(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	p1, err := LoadOrCreateRSA(dir, "sp-signing", "Gatehouse SP", 10*365*24*time.Hour, now)
+	require.NoError(t, err)
+	assert.Equal(t, "Gatehouse SP", p1.Certificate.Subject.CommonName)
+	assert.True(t, p1.Certificate.NotAfter.After(now.AddDate(9, 0, 0)))
+
+	st, err := os.Stat(filepath.Join(dir, "sp-signing.key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// The second call loads the same pair.
+	p2, err := LoadOrCreateRSA(dir, "sp-signing", "ignored", time.Hour, now.Add(time.Hour))
+	require.NoError(t, err)
+	assert.True(t, p1.Certificate.Equal(p2.Certificate))
+	assert.True(t, publicKeysEqual(p1.Signer.Public(), p2.Signer.Public()))
+}
+
+func TestLoadOrCreateRSARejectsBrokenOrPartialPairs(t *testing.T) {
+	now := time.Now()
+	base := t.TempDir()
+	mk := func(name string) string {
+		dir := filepath.Join(base, name)
+		_, err := LoadOrCreateRSA(dir, "k", "cn", time.Hour, now)
+		require.NoError(t, err)
+		return dir
+	}
+
+	// Certificate missing: never regenerate the key behind the operator's back.
+	dir := mk("partial")
+	require.NoError(t, os.Remove(filepath.Join(dir, "k.crt")))
+	_, err := LoadOrCreateRSA(dir, "k", "cn", time.Hour, now)
+	assert.ErrorContains(t, err, "both exist or both be absent")
+
+	// Corrupt key file.
+	dir = mk("corrupt")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "k.key"), []byte("junk"), 0o600))
+	_, err = LoadOrCreateRSA(dir, "k", "cn", time.Hour, now)
+	assert.ErrorContains(t, err, "no PKCS#8 PRIVATE KEY block")
+
+	// Certificate of another key.
+	a, b := mk("a"), mk("b")
+	other, err := os.ReadFile(filepath.Join(b, "k.crt"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(a, "k.crt"), other, 0o600))
+	_, err = LoadOrCreateRSA(a, "k", "cn", time.Hour, now)
+	assert.ErrorContains(t, err, "does not match")
+}
