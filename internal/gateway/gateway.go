@@ -28,20 +28,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/metadata"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
 // Store is everything the gateway needs from its storage backend.
-type Store interface {
-	sp.RequestTracker
-	sp.ReplayCache
-	sp.SessionStore
-	sp.UserDirectory
-	sp.Pinger
-	// Cleanup deletes expired rows and returns how many.
-	Cleanup(ctx context.Context, now time.Time) (int64, error)
-}
+type Store = store.Store
 
 // Options are the gateway's dependencies that do not come from the config.
 type Options struct {

@@ -1,6 +1,8 @@
 package memory
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+
 	"context"
 	"errors"
 	"fmt"
@@ -118,7 +120,7 @@ func (s *Store) insertLocked(u sp.User) error {
 	}
 	groups := []string{}
 	if u.Groups != nil {
-		groups = normalizeGroups(u.Groups)
+		groups = store.NormalizeGroups(u.Groups)
 	}
 	u.Groups = groups
 	s.users[u.ID] = &u
@@ -156,7 +158,7 @@ func (s *Store) updateLocked(id string, attrs sp.UserAttributes) error {
 	u.Email = attrs.Email
 	u.DisplayName = attrs.DisplayName
 	if attrs.Groups != nil {
-		u.Groups = normalizeGroups(attrs.Groups)
+		u.Groups = store.NormalizeGroups(attrs.Groups)
 	}
 	return nil
 }

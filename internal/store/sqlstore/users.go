@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+
 	"context"
 	"database/sql"
 	"errors"
@@ -234,7 +236,7 @@ func (s *Store) setGroups(ctx context.Context, q queryer, userID string, names [
 	if _, err := q.ExecContext(ctx, s.d.rebind(`DELETE FROM group_members WHERE user_id = ?`), userID); err != nil {
 		return s.wrap("clear memberships", err)
 	}
-	for _, name := range normalizeGroups(names) {
+	for _, name := range store.NormalizeGroups(names) {
 		if _, err := q.ExecContext(ctx, s.d.rebind(
 			`INSERT INTO groups (id, display_name, created_at) VALUES (?, ?, ?)
 			 ON CONFLICT (display_name) DO NOTHING`),
@@ -251,18 +253,6 @@ func (s *Store) setGroups(ctx context.Context, q queryer, userID string, names [
 		}
 	}
 	return nil
-}
-
-// normalizeGroups returns the distinct non-empty names, sorted.
-func normalizeGroups(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, n := range names {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // getUser returns the user with its group display names sorted (in Go, so

@@ -1,7 +1,8 @@
 package storetest
 
 import (
-	"context"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+
 	"errors"
 	"fmt"
 	"sync"
@@ -14,22 +15,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
-// Store is everything a Gatehouse storage backend provides: the sp
-// interfaces plus the helpers the gateway and its tests use.
-type Store interface {
-	sp.RequestTracker
-	sp.ReplayCache
-	sp.SessionStore
-	sp.UserDirectory
-	sp.Pinger
-	// CreateUser adds a user (random ID when u.ID is empty; groups set
-	// when u.Groups is non-nil) and returns it; a duplicate user_name or
-	// ID returns sp.ErrConflict.
-	CreateUser(ctx context.Context, u sp.User) (sp.User, error)
-	// Cleanup deletes expired pending requests, replay records and
-	// sessions and returns how many rows it deleted.
-	Cleanup(ctx context.Context, now time.Time) (int64, error)
-}
+// Store is the interface the suite tests.
+type Store = store.Store
 
 // Concurrency is the number of goroutines racing in the concurrency cases.
 const Concurrency = 32
