@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,7 +50,13 @@ func listen(t *testing.T) net.Listener {
 // startTopology starts the peer IdP and two gateway instances. The regions
 // are listed west first, so a login arriving on a host that is not a
 // regional endpoint names the west ACS.
-func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.IdP, user peers.User, signRequests bool) (*topology, peers.IdP) {
+// topologyOptions vary the gateway config.
+type topologyOptions struct {
+	signRequests      bool
+	allowIdPInitiated bool
+}
+
+func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.IdP, user peers.User, o topologyOptions) (*topology, peers.IdP) {
 	t.Helper()
 	lEast, lWest, lLB := listen(t), listen(t), listen(t)
 	tp := &topology{
@@ -70,7 +77,7 @@ func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.
 		ACS:                  []metadata.ACSEndpoint{{URL: tp.acsWest}, {URL: tp.acsEast}},
 		WantAssertionsSigned: true,
 	}
-	if signRequests {
+	if o.signRequests {
 		pair, err := keys.LoadOrCreateRSA(filepath.Join(dir, "keys"), "sp-signing", "Gatehouse SP "+tp.entityID, time.Hour, time.Now())
 		require.NoError(t, err)
 		spCfg.SigningCert, spCfg.AuthnRequestsSigned = pair.Certificate, true
@@ -79,7 +86,7 @@ func startTopology(t *testing.T, start func(testing.TB, peers.IdPOptions) peers.
 	require.NoError(t, err)
 	tp.spMetadata = md
 
-	idp := start(t, peers.IdPOptions{SPMetadata: md, Users: []peers.User{user}, WantAuthnRequestsSigned: signRequests})
+	idp := start(t, peers.IdPOptions{SPMetadata: md, Users: []peers.User{user}, WantAuthnRequestsSigned: o.signRequests})
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp.xml"), idp.Metadata(), 0o600))
 	yaml := fmt.Sprintf(`external_url: %q
@@ -93,6 +100,7 @@ identity_source:
     metadata_file: idp.xml
     jit_provisioning: true
     sign_authn_requests: %t
+    allow_idp_initiated: %t
     attributes:
       email: email
       display_name: displayName
@@ -102,7 +110,7 @@ identity_source:
         url: %q
       - region: us-east-1
         url: %q
-`, tp.east, signRequests, tp.acsWest, tp.acsEast)
+`, tp.east, o.signRequests, o.allowIdPInitiated, tp.acsWest, tp.acsEast)
 	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
@@ -180,7 +188,7 @@ func TestInteropThirdPartyIdPs(t *testing.T) {
 		t.Run(peer.name, func(t *testing.T) {
 			user := peers.User{UserName: "alice", Password: "correct horse", Email: "alice@example.com",
 				DisplayName: "Alice Example", Groups: []string{"engineering", "data"}}
-			tp, idp := startTopology(t, peer.start, user, false)
+			tp, idp := startTopology(t, peer.start, user, topologyOptions{})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 
@@ -251,7 +259,7 @@ func TestInteropThirdPartyIdPs(t *testing.T) {
 			t.Run("signed AuthnRequests", func(t *testing.T) {
 				// The peer is told to require signed requests and checks them
 				// against the SP metadata's signing certificate.
-				stp, sidp := startTopology(t, peer.start, user, true)
+				stp, sidp := startTopology(t, peer.start, user, topologyOptions{signRequests: true})
 				c := browser(t)
 				form, err := sidp.Login(ctx, c, stp.east+"/saml/sp/login", user.UserName, user.Password)
 				require.NoError(t, err)
@@ -273,6 +281,35 @@ func TestInteropThirdPartyIdPs(t *testing.T) {
 				assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 				assert.False(t, hasSessionCookie(resp))
 			})
+		})
+	}
+}
+
+// TestInteropIdPInitiated: SimpleSAMLphp's IdP-initiated sign-in is accepted
+// only when allow_idp_initiated is set, and lands on the portal whatever the
+// RelayState says.
+func TestInteropIdPInitiated(t *testing.T) {
+	user := peers.User{UserName: "bob", Password: "pw-bob-123", Email: "bob@example.com", DisplayName: "Bob"}
+	for _, allowed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("allowed=%t", allowed), func(t *testing.T) {
+			tp, idp := startTopology(t, peers.StartSimpleSAMLphp, user, topologyOptions{allowIdPInitiated: allowed})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			c := browser(t)
+			start := idp.SSOURL() + "?spentityid=" + url.QueryEscape(tp.entityID) + "&RelayState=" + url.QueryEscape("https://evil.example/")
+			form, err := idp.Login(ctx, c, start, user.UserName, user.Password)
+			require.NoError(t, err)
+			resp, err := c.PostForm(form.Action, form.Values())
+			require.NoError(t, err)
+			resp.Body.Close()
+			if !allowed {
+				assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+				assert.False(t, hasSessionCookie(resp))
+				return
+			}
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			assert.Equal(t, "/portal", resp.Header.Get("Location"))
+			assert.True(t, hasSessionCookie(resp))
 		})
 	}
 }
