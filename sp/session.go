@@ -92,22 +92,37 @@ func (s *SP) SessionHandler() http.Handler {
 	})
 }
 
-// LogoutHandler serves POST /api/v1/logout: it deletes the session and clears
-// the cookie. It answers 204 whether or not a session existed.
+// EndSession deletes the request's session, if any, and clears the cookie.
+// It also asks the browser to drop its cache for this site (Clear-Site-Data)
+// so that Back cannot bring a signed-in page out of the back/forward cache.
+// An error means the store is unavailable and the session may still exist.
+func (s *SP) EndSession(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	if c, err := r.Cookie(SessionCookie); err == nil && validToken(c.Value) {
+		if err := s.sessions.DeleteSession(r.Context(), c.Value); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", Domain: s.cookieDomain, MaxAge: -1, HttpOnly: true,
+		Secure: s.requestURL(r).Scheme == "https", SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Clear-Site-Data", `"cache"`)
+	return nil
+}
+
+// LogoutHandler serves POST /api/v1/logout: it ends the session (see
+// EndSession) and answers 204 whether or not a session existed, or 503 when
+// the store is unavailable.
 func (s *SP) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		if c, err := r.Cookie(SessionCookie); err == nil && validToken(c.Value) {
-			if err := s.sessions.DeleteSession(r.Context(), c.Value); err != nil && !errors.Is(err, ErrNotFound) {
-				s.log.ErrorContext(r.Context(), "logout failed", "err", err)
-				writeError(w, http.StatusServiceUnavailable, "unavailable", "the session store is unavailable")
-				return
-			}
+		if err := s.EndSession(w, r); err != nil {
+			s.log.ErrorContext(r.Context(), "logout failed", "err", err)
+			w.Header().Del("Clear-Site-Data")
+			w.Header().Del("Set-Cookie")
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the session store is unavailable")
+			return
 		}
-		http.SetCookie(w, &http.Cookie{
-			Name: SessionCookie, Value: "", Path: "/", Domain: s.cookieDomain, MaxAge: -1, HttpOnly: true,
-			Secure: s.requestURL(r).Scheme == "https", SameSite: http.SameSiteLaxMode,
-		})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -185,6 +185,7 @@ func TestSPInitiatedSignIn(t *testing.T) {
 	lr.AddCookie(c)
 	s.LogoutHandler().ServeHTTP(lw, lr)
 	assert.Equal(t, http.StatusNoContent, lw.Code)
+	assert.Equal(t, `"cache"`, lw.Header().Get("Clear-Site-Data"), "Back must not restore a signed-in page")
 	sw = httptest.NewRecorder()
 	s.SessionHandler().ServeHTTP(sw, r)
 	assert.Equal(t, http.StatusUnauthorized, sw.Code)

@@ -26,6 +26,7 @@ func (g *Gateway) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/session", g.sp.SessionHandler())
 	mux.Handle("POST /api/v1/logout", g.sp.LogoutHandler())
 	mux.Handle("GET /portal", http.HandlerFunc(g.portal))
+	mux.Handle("POST /logout", http.HandlerFunc(g.logout))
 	mux.Handle("GET /{$}", http.RedirectHandler("/portal", http.StatusFound))
 }
 
@@ -58,6 +59,7 @@ dt{font-weight:600}dd{margin:0 0 .6rem 0}</style></head>
 <dt>Groups</dt><dd id="groups">{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{else}}none{{end}}</dd>
 <dt>Session ends</dt><dd id="expires">{{.Expires}}</dd></dl>
 <h2>Applications</h2><p id="apps">No applications are assigned to you.</p>
+<form method="post" action="/logout"><button type="submit" id="signout">Sign out</button></form>
 </body></html>
 `))
 
@@ -90,4 +92,24 @@ func (g *Gateway) portal(w http.ResponseWriter, r *http.Request) {
 		DisplayName: name, UserName: user.UserName, Email: user.Email,
 		Groups: user.Groups, Expires: sess.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"),
 	})
+}
+
+var signedOutPage = template.Must(template.New("signed-out").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head>
+<body><h1 id="signed-out">You are signed out</h1><p><a href="/portal">Sign in again</a></p></body></html>
+`))
+
+// logout is the portal's sign-out form target. Cross-site POSTs carry no
+// session cookie (SameSite=Lax), so it cannot be used to sign others out.
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
+	if err := g.sp.EndSession(w, r); err != nil {
+		g.log.ErrorContext(r.Context(), "logout failed", "err", err)
+		w.Header().Del("Clear-Site-Data")
+		w.Header().Del("Set-Cookie")
+		http.Error(w, "Signing out is temporarily unavailable.", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	_ = signedOutPage.Execute(w, nil)
 }
