@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,32 +198,30 @@ func (s *SP) checkInResponseTo(ctx context.Context, r *http.Request, a *saml.Ass
 func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time) (User, *rejection) {
 	ext := ExternalIdentity{Issuer: a.Issuer(), NameID: a.NameID()}
 	user, err := s.users.LookupExternal(ctx, ext)
-	switch {
-	case err == nil:
-		if s.jit {
-			if user, err = s.users.UpdateAttributes(ctx, user.ID, s.userAttributes(a), now); err != nil {
-				return User{}, unavailable(err)
-			}
+	if errors.Is(err, ErrNotFound) {
+		// First sign-in of this identity: link it to the user whose
+		// user_name is the NameID (created by SCIM or an administrator),
+		// or, with JIT provisioning, create that user.
+		user, err = s.users.LinkByUserName(ctx, ext)
+		if errors.Is(err, ErrNotFound) && s.jit {
+			user, err = s.users.ProvisionExternal(ctx, ext, s.userAttributes(a), now)
 		}
-	case errors.Is(err, ErrNotFound) && s.jit:
-		if user, err = s.users.ProvisionExternal(ctx, ext, s.userAttributes(a), now); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return User{}, reject(ReasonUnknownUser, err)
-			}
+		switch {
+		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
+			return User{}, reject(ReasonUnknownUser, err)
+		case err != nil:
 			return User{}, unavailable(err)
 		}
-	case errors.Is(err, ErrNotFound):
-		if user, err = s.users.LinkByUserName(ctx, ext); err != nil {
-			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
-				return User{}, reject(ReasonUnknownUser, err)
-			}
-			return User{}, unavailable(err)
-		}
-	default:
+	} else if err != nil {
 		return User{}, unavailable(err)
 	}
 	if !user.Active {
 		return User{}, reject(ReasonInactiveUser, errors.New("user is deactivated"))
+	}
+	if attrs := s.userAttributes(a); s.jit && !attributesMatch(user, attrs) {
+		if user, err = s.users.UpdateAttributes(ctx, user.ID, attrs, now); err != nil {
+			return User{}, unavailable(err)
+		}
 	}
 	return user, nil
 }
@@ -250,6 +249,22 @@ func (s *SP) userAttributes(a *saml.Assertion) UserAttributes {
 		}
 	}
 	return out
+}
+
+// attributesMatch reports whether applying attrs would leave u unchanged,
+// so a returning user's sign-in costs no write.
+func attributesMatch(u User, attrs UserAttributes) bool {
+	if u.Email != attrs.Email || u.DisplayName != attrs.DisplayName {
+		return false
+	}
+	if attrs.Groups == nil {
+		return true
+	}
+	have := slices.Clone(u.Groups)
+	want := slices.Clone(attrs.Groups)
+	slices.Sort(have)
+	slices.Sort(want)
+	return slices.Equal(slices.Compact(have), slices.Compact(want))
 }
 
 // receivingRegion returns the region whose ACS URL equals the URL the POST

@@ -545,3 +545,36 @@ func TestCookieDomain(t *testing.T) {
 	assert.Equal(t, http.SameSiteNoneMode, state.SameSite, "the state cookie must survive the cross-site ACS POST")
 	assert.True(t, state.Secure)
 }
+
+// countingDirectory counts attribute writes.
+type countingDirectory struct {
+	*memory.Store
+	updates int
+}
+
+func (c *countingDirectory) UpdateAttributes(ctx context.Context, id string, a sp.UserAttributes, now time.Time) (sp.User, error) {
+	c.updates++
+	return c.Store.UpdateAttributes(ctx, id, a, now)
+}
+
+func TestJITUpdatesOnlyWhenAttributesChange(t *testing.T) {
+	e := newEnv(t)
+	dir := &countingDirectory{Store: e.store}
+	s := e.newSP(func(c *sp.Config) { c.JITProvisioning = true; c.AllowIdPInitiated = true; c.Users = dir })
+	signIn := func(groups ...string) {
+		t.Helper()
+		w := post(s, acsEast, e.response(acsEast, "", func(o *samltest.ResponseOptions) {
+			o.Attributes["groups"] = groups
+		}), "")
+		require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	}
+	signIn("engineering", "admins") // the existing user gets e-mail, name and groups
+	require.Equal(t, 1, dir.updates)
+	signIn("admins", "engineering") // same set, other order: no write
+	assert.Equal(t, 1, dir.updates)
+	signIn("engineering") // a group removed: written
+	assert.Equal(t, 2, dir.updates)
+	u, err := e.store.LinkByUserName(context.Background(), sp.ExternalIdentity{Issuer: e.idp.EntityID(), NameID: "alice@example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"engineering"}, u.Groups)
+}
