@@ -2,7 +2,10 @@
 // signed (and optionally encrypted) Responses with every knob a negative
 // test needs (weak algorithms, missing elements, hooks before and after
 // signing), publishes IdP metadata, and serves a demo login page
-// (LoginHandler) that answers HTTP-Redirect AuthnRequests.
+// (LoginHandler) that answers HTTP-Redirect AuthnRequests; and a SAML
+// service provider for tests of identity providers (SP): metadata,
+// optionally signed AuthnRequests, and full verification of the responses
+// it receives.
 //
 // # Security model
 //
