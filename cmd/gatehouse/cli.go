@@ -22,6 +22,8 @@ Usage:
 Commands:
   serve --config FILE                   run the gateway
   check-config --config FILE            validate a config file, naming every problem
+  keys list|rotate|activate --config FILE
+                                        list or roll over the IdP signing key
   demo [--addr 127.0.0.1:8080] [--data DIR]
                                         run a local demo on the embedded store
   version                               print the version
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCheckConfig(rest, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, stdout, stderr)
 	case "version":
 		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -1,14 +1,3 @@
-// Package keys keeps the gateway's long-lived key pairs in keys.dir: a
-// PKCS#8 private key (0600) and a self-signed certificate per name,
-// generated on first use.
-//
-// # Security model
-//
-// Private keys never leave the folder except as crypto.Signer values in
-// memory; files are written atomically (temporary file, fsync, rename) with
-// mode 0600 in a 0700 folder, so a crash never leaves a half-written key. A
-// key file that exists but does not parse is an error, never silently
-// replaced: replacing it would change the key partners have pinned.
 package keys
 
 import (

@@ -1,0 +1,43 @@
+// Package keys keeps the gateway's long-lived key pairs in keys.dir.
+//
+// LoadOrCreateRSA keeps one fixed pair per name: a PKCS#8 private key (0600)
+// and a self-signed certificate, generated on first use.
+//
+// A Ring keeps a signing key that can be rolled over without a failed
+// sign-in: NAME.current.key/.crt signs; `Rotate` creates NAME.next.key/.crt,
+// which is published (Certificates) but not used, so relying parties can
+// pick it up from metadata; `Activate` makes the next key current and keeps
+// the old one as NAME.previous.key/.crt, no longer published. The command
+// line and the server are different processes: the server opens the same
+// folder and calls Reload (or Watch) to pick up what the command line did.
+//
+// # Security model
+//
+// Private keys never leave the folder except as crypto.Signer values in
+// memory; files are written atomically (temporary file, fsync, rename) with
+// mode 0600 in a 0700 folder, so a crash never leaves a half-written key. A
+// key file that exists but does not parse, a key without its certificate, a
+// certificate of another key, or a ring key weaker than RSA-2048 or ECDSA
+// P-256 (saml.CheckKey) is an error, never silently replaced: replacing it
+// would change the key partners have pinned. A failed Reload keeps the keys
+// in use.
+//
+// Rotate and Activate hold an exclusive flock(2) on NAME.lock, and loading
+// holds a shared one, so two command lines cannot race and a reader never
+// sees a rotation or activation half done. An activation is four renames;
+// if the process dies between them, Reload fails with
+// ErrInterruptedActivation (fail closed, the keys in use are kept) until
+// OpenRing or Activate, under the exclusive lock, finishes it: each
+// intermediate state is recognised by the key and certificate a finished
+// rename left behind, so a file an operator deleted is not mistaken for one.
+// A rotation that died after writing the next key but before its
+// certificate left a key that was never published nor used; OpenRing and
+// Rotate remove it. Nothing else is ever repaired. Signers and certificates
+// are served from an immutable snapshot, so the key and the certificate a
+// caller gets always belong together.
+//
+// The caller's job: protect keys.dir (owner-only, backed up, never
+// committed), leave enough time between Rotate and Activate for every
+// relying party to refresh its copy of the metadata, and alert on
+// certificate expiry.
+package keys

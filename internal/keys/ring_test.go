@@ -1,0 +1,651 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// ecOpts keeps the tests fast: ECDSA keys generate in microseconds.
+func ecOpts() RingOptions {
+	return RingOptions{Algorithm: AlgorithmECDSAP256, CommonName: "Gatehouse IdP", Now: func() time.Time { return testNow }}
+}
+
+func openRing(t *testing.T, dir string, opts RingOptions) *Ring {
+	t.Helper()
+	r, err := OpenRing(dir, "idp-signing", opts)
+	require.NoError(t, err)
+	return r
+}
+
+func ringFile(dir string, role Role, ext string) string {
+	return filepath.Join(dir, "idp-signing."+string(role)+"."+ext)
+}
+
+func exists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
+}
+
+// requireConsistent checks that the signer belongs to the certificate by
+// signing with it and verifying with the certificate's key.
+func requireConsistent(t testing.TB, s crypto.Signer, c *x509.Certificate) {
+	t.Helper()
+	digest := sha256.Sum256([]byte("gatehouse"))
+	sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	switch pub := c.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		require.True(t, ecdsa.VerifyASN1(pub, digest[:], sig), "signer and certificate do not match")
+	case *rsa.PublicKey:
+		require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig))
+	default:
+		t.Fatalf("unexpected key type %T", pub)
+	}
+}
+
+func TestRingFirstOpenGenerates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	r := openRing(t, dir, RingOptions{CommonName: "Gatehouse IdP", Now: func() time.Time { return testNow }})
+
+	s, c := r.Current()
+	requireConsistent(t, s, c)
+	assert.Equal(t, "Gatehouse IdP", c.Subject.CommonName)
+	assert.Equal(t, "RSA-2048", Algorithm(c.PublicKey), "RSA-2048 by default")
+	assert.Equal(t, testNow.Add(DefaultValidity), c.NotAfter)
+	assert.Equal(t, []*x509.Certificate{c}, r.PublishedCertificates())
+
+	for _, ext := range []string{"key", "crt"} {
+		st, err := os.Stat(ringFile(dir, RoleCurrent, ext))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), ext)
+		assert.False(t, exists(t, ringFile(dir, RoleNext, ext)))
+	}
+	st, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+
+	// Opening again loads the same key; options only apply to new keys.
+	r2 := openRing(t, dir, RingOptions{Algorithm: AlgorithmECDSAP256, CommonName: "other"})
+	s2, c2 := r2.Current()
+	assert.True(t, c.Equal(c2))
+	assert.True(t, publicKeysEqual(s.Public(), s2.Public()))
+
+	keys := r.Keys()
+	require.Len(t, keys, 1)
+	assert.Equal(t, RoleCurrent, keys[0].Role)
+	assert.Equal(t, "RSA-2048", keys[0].Algorithm)
+	assert.Equal(t, Fingerprint(c), keys[0].Fingerprint)
+}
+
+func TestRingRotateAndActivate(t *testing.T) {
+	dir := t.TempDir()
+	r := openRing(t, dir, ecOpts())
+	s0, c0 := r.Current()
+
+	next, err := r.Rotate()
+	require.NoError(t, err)
+	s, c := r.Current()
+	assert.True(t, c.Equal(c0), "rotate must not change the signing key")
+	assert.True(t, publicKeysEqual(s0.Public(), s.Public()))
+	assert.Equal(t, []*x509.Certificate{c0, next}, r.PublishedCertificates(), "current first, then next")
+	assert.False(t, next.Equal(c0))
+	assert.True(t, exists(t, ringFile(dir, RoleNext, "key")))
+
+	ctxCerts, err := r.Certificates(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, r.PublishedCertificates(), ctxCerts)
+	ks, kc, err := r.SigningKey(context.Background())
+	require.NoError(t, err)
+	assert.True(t, s == ks)
+	assert.True(t, c == kc)
+
+	require.NoError(t, r.Activate())
+	s1, c1 := r.Current()
+	assert.True(t, c1.Equal(next), "activate makes next current")
+	requireConsistent(t, s1, c1)
+	assert.Equal(t, []*x509.Certificate{c1}, r.PublishedCertificates(), "previous is not published")
+	assert.False(t, exists(t, ringFile(dir, RoleNext, "key")))
+	assert.False(t, exists(t, ringFile(dir, RoleNext, "crt")))
+
+	var roles []Role
+	for _, k := range r.Keys() {
+		roles = append(roles, k.Role)
+	}
+	assert.Equal(t, []Role{RoleCurrent, RolePrevious}, roles)
+	assert.True(t, r.Keys()[1].Certificate.Equal(c0), "the old current key is kept as previous")
+	for _, ext := range []string{"key", "crt"} {
+		st, err := os.Stat(ringFile(dir, RolePrevious, ext))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+
+	// A second cycle replaces previous.
+	_, err = r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, r.Activate())
+	assert.True(t, r.Keys()[1].Certificate.Equal(c1))
+}
+
+func TestRingRotateTwiceAndActivateWithoutNext(t *testing.T) {
+	r := openRing(t, t.TempDir(), ecOpts())
+
+	require.ErrorIs(t, r.Activate(), ErrNoNextKey)
+	require.ErrorContains(t, r.Activate(), "gatehouse keys rotate")
+
+	next, err := r.Rotate() // positive control
+	require.NoError(t, err)
+	_, err = r.Rotate()
+	require.ErrorIs(t, err, ErrNextKeyExists)
+	assert.ErrorContains(t, err, "gatehouse keys activate")
+	assert.Equal(t, next, r.PublishedCertificates()[1], "the failed rotation changed nothing")
+
+	require.NoError(t, r.Activate()) // positive control
+	require.ErrorIs(t, r.Activate(), ErrNoNextKey)
+}
+
+// TestRingOtherProcessView opens the folder twice, as the server and the
+// command line do.
+func TestRingOtherProcessView(t *testing.T) {
+	dir := t.TempDir()
+	server := openRing(t, dir, ecOpts())
+	cli := openRing(t, dir, ecOpts())
+	_, c0 := server.Current()
+
+	changed, err := server.Reload()
+	require.NoError(t, err)
+	assert.False(t, changed)
+
+	next, err := cli.Rotate()
+	require.NoError(t, err)
+	assert.Len(t, server.PublishedCertificates(), 1, "not seen before Reload")
+	changed, err = server.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.Equal(t, []*x509.Certificate{c0, next}, server.PublishedCertificates())
+	_, c := server.Current()
+	assert.True(t, c.Equal(c0))
+	changed, err = server.Reload()
+	require.NoError(t, err)
+	assert.False(t, changed)
+
+	require.NoError(t, cli.Activate())
+	changed, err = server.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+	s, c := server.Current()
+	assert.True(t, c.Equal(next))
+	requireConsistent(t, s, c)
+	assert.Len(t, server.PublishedCertificates(), 1)
+
+	// The server's view rotates too; the CLI's stale view is refreshed by the
+	// lock-held re-read, so it refuses a second rotation.
+	_, err = server.Rotate()
+	require.NoError(t, err)
+	_, err = cli.Rotate()
+	require.ErrorIs(t, err, ErrNextKeyExists)
+}
+
+// TestRingConcurrentReaders runs readers in this process and reloads of a
+// second view while keys rotate and activate. Run with -race.
+func TestRingConcurrentReaders(t *testing.T) {
+	dir := t.TempDir()
+	w := openRing(t, dir, ecOpts())
+	other := openRing(t, dir, ecOpts())
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	check := func(r *Ring) {
+		s, c, err := r.SigningKey(context.Background())
+		if err != nil {
+			report(err)
+			return
+		}
+		if !publicKeysEqual(s.Public(), c.PublicKey) {
+			report(errors.New("signer and certificate do not match"))
+		}
+		certs, err := r.Certificates(context.Background())
+		if err != nil {
+			report(err)
+			return
+		}
+		if len(certs) < 1 || len(certs) > 2 {
+			report(errors.New("wrong number of published certificates"))
+		}
+	}
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				check(w)
+			}
+		})
+	}
+	wg.Go(func() {
+		for !stop.Load() {
+			if _, err := other.Reload(); err != nil {
+				report(err)
+			}
+			check(other)
+		}
+	})
+	for range 10 {
+		_, err := w.Rotate()
+		require.NoError(t, err)
+		require.NoError(t, w.Activate())
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	_, err := other.Reload()
+	require.NoError(t, err)
+	_, c1 := w.Current()
+	_, c2 := other.Current()
+	assert.True(t, c1.Equal(c2))
+}
+
+func TestRingConcurrentRotations(t *testing.T) {
+	dir := t.TempDir()
+	a := openRing(t, dir, ecOpts())
+	b := openRing(t, dir, ecOpts())
+	var ok, exists atomic.Int32
+	var wg sync.WaitGroup
+	for _, r := range []*Ring{a, b, a, b} {
+		wg.Go(func() {
+			_, err := r.Rotate()
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrNextKeyExists):
+				exists.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), ok.Load(), "exactly one rotation wins")
+	assert.Equal(t, int32(3), exists.Load())
+}
+
+func TestRingECDSA(t *testing.T) {
+	dir := t.TempDir()
+	r := openRing(t, dir, ecOpts())
+	s, c := r.Current()
+	requireConsistent(t, s, c)
+	pub, ok := c.PublicKey.(*ecdsa.PublicKey)
+	require.True(t, ok)
+	assert.Equal(t, elliptic.P256(), pub.Curve)
+	assert.Equal(t, "ECDSA-P256", r.Keys()[0].Algorithm)
+
+	// Without an algorithm, a rotation keeps the current key's.
+	cli := openRing(t, dir, RingOptions{})
+	next, err := cli.Rotate()
+	require.NoError(t, err)
+	assert.Equal(t, "ECDSA-P256", Algorithm(next.PublicKey))
+	assert.Equal(t, "Gatehouse idp-signing", next.Subject.CommonName, "default common name")
+
+	_, err = OpenRing(t.TempDir(), "x", RingOptions{Algorithm: "DSA-1024"})
+	require.ErrorIs(t, err, ErrInvalidOptions)
+}
+
+func TestOpenRingInvalidOptions(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"", ".hidden", "a/b", "../x", "a b"} {
+		_, err := OpenRing(dir, name, ecOpts())
+		require.ErrorIs(t, err, ErrInvalidOptions, "name %q", name)
+	}
+	_, err := OpenRing("", "idp-signing", ecOpts())
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	opts := ecOpts()
+	opts.Validity = -time.Hour
+	_, err = OpenRing(dir, "idp-signing", opts)
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	_, err = OpenRing(dir, "idp-signing.v2", ecOpts()) // positive control
+	require.NoError(t, err)
+}
+
+func pemOf(t *testing.T, typ string, der []byte) []byte {
+	t.Helper()
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// TestRingCorruptFiles starts from a valid ring with current, next and
+// previous keys and damages one thing. Opening fails and nothing is
+// rewritten; an open ring's Reload fails and keeps its keys.
+func TestRingCorruptFiles(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	weakKeyDER, err := x509.MarshalPKCS8PrivateKey(weak)
+	require.NoError(t, err)
+	weakKeyPEM := pemOf(t, "PRIVATE KEY", weakKeyDER)
+	weakCert, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1)}, &x509.Certificate{SerialNumber: big.NewInt(1)}, weak.Public(), weak)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		want   string // empty: must succeed
+	}{
+		{"unchanged", func(*testing.T, string) {}, ""},
+		{"current key garbage", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(ringFile(dir, RoleCurrent, "key"), []byte("junk"), 0o600))
+		}, "no PKCS#8 PRIVATE KEY block"},
+		{"current certificate empty", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(ringFile(dir, RoleCurrent, "crt"), nil, 0o600))
+		}, "no CERTIFICATE block"},
+		{"current certificate of the next key", func(t *testing.T, dir string) {
+			copyFile(t, ringFile(dir, RoleNext, "crt"), ringFile(dir, RoleCurrent, "crt"))
+		}, "does not match"},
+		{"next key missing", func(t *testing.T, dir string) {
+			// A next certificate without its key (the reverse is an
+			// interrupted rotation).
+			require.NoError(t, os.Remove(ringFile(dir, RoleNext, "key")))
+		}, "must both exist or both be absent"},
+		{"previous key missing", func(t *testing.T, dir string) {
+			require.NoError(t, os.Remove(ringFile(dir, RolePrevious, "key")))
+		}, "must both exist or both be absent"},
+		{"current pair missing", func(t *testing.T, dir string) {
+			require.NoError(t, os.Remove(ringFile(dir, RoleCurrent, "key")))
+			require.NoError(t, os.Remove(ringFile(dir, RoleCurrent, "crt")))
+		}, "no current key"},
+		{"next is the current key", func(t *testing.T, dir string) {
+			copyFile(t, ringFile(dir, RoleCurrent, "key"), ringFile(dir, RoleNext, "key"))
+			copyFile(t, ringFile(dir, RoleCurrent, "crt"), ringFile(dir, RoleNext, "crt"))
+		}, "the next key is the current key"},
+		{"weak next key", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "key"), weakKeyPEM, 0o600))
+			require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "crt"), pemOf(t, "CERTIFICATE", weakCert), 0o600))
+		}, "shorter than 2048 bits"},
+		{"current key deleted by hand", func(t *testing.T, dir string) {
+			// Not an interrupted activation: previous.key does not belong
+			// to current.crt.
+			require.NoError(t, os.Remove(ringFile(dir, RoleCurrent, "key")))
+		}, "must both exist or both be absent"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := openRing(t, dir, ecOpts())
+			_, err := r.Rotate()
+			require.NoError(t, err)
+			require.NoError(t, r.Activate())
+			_, err = r.Rotate()
+			require.NoError(t, err)
+			_, c := r.Current()
+			published := r.PublishedCertificates()
+
+			tc.damage(t, dir)
+			before := snapshotDir(t, dir)
+
+			_, openErr := OpenRing(dir, "idp-signing", ecOpts())
+			_, reloadErr := r.Reload()
+			if tc.want == "" {
+				require.NoError(t, openErr)
+				require.NoError(t, reloadErr)
+				return
+			}
+			require.ErrorIs(t, openErr, ErrCorrupt)
+			assert.ErrorContains(t, openErr, tc.want)
+			require.ErrorIs(t, reloadErr, ErrCorrupt)
+			assert.Equal(t, before, snapshotDir(t, dir), "damaged files are never replaced")
+			_, c2 := r.Current()
+			assert.True(t, c == c2, "a failed Reload keeps the keys in use")
+			assert.Equal(t, published, r.PublishedCertificates())
+
+			_, err = r.Rotate()
+			require.Error(t, err)
+			require.Error(t, r.Activate())
+			assert.Equal(t, before, snapshotDir(t, dir))
+		})
+	}
+}
+
+// interruptActivation does what Activate does up to its done-th rename
+// (0 to 4) and stops, as a crashed process would.
+func interruptActivation(t *testing.T, dir string, next *x509.Certificate, done int) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp-signing.activating"), []byte(Fingerprint(next)+"\n"), 0o600))
+	steps := [][2]string{
+		{ringFile(dir, RoleCurrent, "key"), ringFile(dir, RolePrevious, "key")},
+		{ringFile(dir, RoleCurrent, "crt"), ringFile(dir, RolePrevious, "crt")},
+		{ringFile(dir, RoleNext, "key"), ringFile(dir, RoleCurrent, "key")},
+		{ringFile(dir, RoleNext, "crt"), ringFile(dir, RoleCurrent, "crt")},
+	}
+	for _, s := range steps[:done] {
+		require.NoError(t, os.Rename(s[0], s[1]))
+	}
+}
+
+// TestRingInterruptedActivation stops an activation after each of its
+// renames. Reload fails closed; Open and Activate finish it.
+func TestRingInterruptedActivation(t *testing.T) {
+	for done := 1; done <= 3; done++ {
+		for _, finisher := range []string{"open", "activate"} {
+			t.Run(fmt.Sprintf("%d renames then %s", done, finisher), func(t *testing.T) {
+				dir := t.TempDir()
+				r := openRing(t, dir, ecOpts())
+				_, c0 := r.Current()
+				next, err := r.Rotate()
+				require.NoError(t, err)
+				_, inUse := r.Current()
+				interruptActivation(t, dir, next, done)
+
+				_, err = r.Reload()
+				require.ErrorIs(t, err, ErrInterruptedActivation)
+				_, c := r.Current()
+				assert.True(t, c == inUse, "keys in use are kept")
+
+				if finisher == "open" {
+					r = openRing(t, dir, ecOpts())
+				} else {
+					require.NoError(t, r.Activate())
+				}
+				s, c := r.Current()
+				assert.True(t, c.Equal(next))
+				requireConsistent(t, s, c)
+				keys := r.Keys()
+				require.Len(t, keys, 2)
+				assert.True(t, keys[1].Certificate.Equal(c0))
+				require.ErrorIs(t, r.Activate(), ErrNoNextKey, "activated once only")
+				assert.False(t, exists(t, filepath.Join(dir, "idp-signing.activating")))
+			})
+		}
+	}
+}
+
+// TestRingStaleJournal: an activation that stopped before its first rename
+// or after its last left consistent keys; the journal is ignored by readers
+// and removed by the next writer.
+func TestRingStaleJournal(t *testing.T) {
+	for _, done := range []int{0, 4} {
+		t.Run(fmt.Sprint(done), func(t *testing.T) {
+			dir := t.TempDir()
+			r := openRing(t, dir, ecOpts())
+			_, c0 := r.Current()
+			next, err := r.Rotate()
+			require.NoError(t, err)
+			interruptActivation(t, dir, next, done)
+
+			r2 := openRing(t, dir, ecOpts())
+			_, c := r2.Current()
+			want := map[int]*x509.Certificate{0: c0, 4: next}[done]
+			assert.True(t, c.Equal(want))
+
+			if done == 0 {
+				require.NoError(t, r2.Activate())
+			} else {
+				require.ErrorIs(t, r2.Activate(), ErrNoNextKey)
+			}
+			_, c = r2.Current()
+			assert.True(t, c.Equal(next))
+			assert.False(t, exists(t, filepath.Join(dir, "idp-signing.activating")))
+		})
+	}
+}
+
+// TestRingMissingCurrentIsNotAnActivation: the files an activation leaves
+// after its second rename, without its journal, are damage.
+func TestRingMissingCurrentIsNotAnActivation(t *testing.T) {
+	dir := t.TempDir()
+	r := openRing(t, dir, ecOpts())
+	next, err := r.Rotate()
+	require.NoError(t, err)
+	interruptActivation(t, dir, next, 2)
+	require.NoError(t, os.Remove(filepath.Join(dir, "idp-signing.activating")))
+	_, err = OpenRing(dir, "idp-signing", ecOpts())
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorIs(t, r.Activate(), ErrCorrupt)
+	assert.False(t, exists(t, ringFile(dir, RoleCurrent, "key")), "nothing promoted")
+}
+
+func TestRingInterruptedRotation(t *testing.T) {
+	dir := t.TempDir()
+	r := openRing(t, dir, ecOpts())
+	_, err := r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(ringFile(dir, RoleNext, "crt")))
+
+	_, err = r.Reload()
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorIs(t, r.Activate(), ErrNoNextKey, "the unpublished key is never activated")
+	assert.False(t, exists(t, ringFile(dir, RoleNext, "key")), "and was removed")
+
+	_, err = r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(ringFile(dir, RoleNext, "crt")))
+	r2 := openRing(t, dir, ecOpts())
+	assert.Len(t, r2.PublishedCertificates(), 1)
+	assert.False(t, exists(t, ringFile(dir, RoleNext, "key")))
+	_, err = r2.Rotate()
+	require.NoError(t, err)
+	assert.Len(t, r2.PublishedCertificates(), 2)
+}
+
+func TestRingWatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		server := openRing(t, dir, ecOpts())
+		cli := openRing(t, dir, ecOpts())
+		ctx, cancel := context.WithCancel(t.Context())
+		var changes atomic.Int32
+		done := make(chan struct{})
+		go func() {
+			server.Watch(ctx, time.Minute, func() { changes.Add(1) })
+			close(done)
+		}()
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, int32(0), changes.Load(), "no change, no callback")
+
+		next, err := cli.Rotate()
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, int32(1), changes.Load())
+		assert.Equal(t, next, server.PublishedCertificates()[1])
+
+		// A damaged file: Watch logs, keeps the keys, and recovers.
+		good, err := os.ReadFile(ringFile(dir, RoleNext, "crt"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "crt"), []byte("junk"), 0o600))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, int32(1), changes.Load())
+		assert.Len(t, server.PublishedCertificates(), 2)
+		require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "crt"), good, 0o600))
+
+		require.NoError(t, cli.Activate())
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, int32(2), changes.Load())
+		_, c := server.Current()
+		assert.True(t, c.Equal(next))
+
+		cancel()
+		<-done
+	})
+}
+
+func TestFingerprint(t *testing.T) {
+	r := openRing(t, t.TempDir(), ecOpts())
+	_, c := r.Current()
+	fp := Fingerprint(c)
+	sum := sha256.Sum256(c.Raw)
+	assert.Len(t, fp, 32*3-1)
+	assert.Regexp(t, `^([0-9A-F]{2}:){31}[0-9A-F]{2}$`, fp)
+	assert.Equal(t, sum[0], mustHexByte(t, fp[:2]))
+	assert.Equal(t, sum[31], mustHexByte(t, fp[len(fp)-2:]))
+}
+
+func mustHexByte(t *testing.T, s string) byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	return b[0]
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to, b, 0o600))
+}
+
+// snapshotDir returns the names and contents of the folder's files, lock
+// file aside.
+func snapshotDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".lock" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		out[e.Name()] = bytes.Clone(b)
+	}
+	return out
+}
