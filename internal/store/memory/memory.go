@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -28,6 +29,9 @@ type Store struct {
 	// linkedIssuers maps a user ID to the issuers it is linked under, so
 	// a user has at most one identity per issuer.
 	linkedIssuers map[string]map[string]bool
+	// sso holds pending app-facing SSO states (see sso.go), created on
+	// first use.
+	sso map[string]idp.PendingSSO
 }
 
 type replayKey struct{ issuer, assertionID string }
@@ -199,6 +203,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 			n++
 		}
 	}
+	n += s.cleanupSSOLocked(now)
 	return n, nil
 }
 
