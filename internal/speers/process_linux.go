@@ -1,0 +1,18 @@
+package speers
+
+import (
+	"os"
+	"syscall"
+)
+
+// sysProcAttr puts the SP in a process group of its own, so that stopping it
+// reaches its children (Apache's workers, CGI scripts), and kills it if the
+// test binary dies without cleaning up.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// signalGroup sends sig to the SP's process group.
+func signalGroup(p *os.Process, sig syscall.Signal) error {
+	return syscall.Kill(-p.Pid, sig)
+}
