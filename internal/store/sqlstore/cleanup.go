@@ -27,12 +27,11 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	nowUS := toMicros(now)
 	for _, c := range cleanupQueries {
-		q := s.d.rebind(c.query)
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("sqlstore: cleanup %s: %w", c.table, err)
 			}
-			res, err := s.db.ExecContext(ctx, q, nowUS, s.batch)
+			res, err := s.pool().exec(ctx, c.query, nowUS, s.batch)
 			if err != nil {
 				return total, s.wrap("cleanup "+c.table, err)
 			}

@@ -11,6 +11,17 @@
 // each in a transaction with its schema_migrations row, so reopening a
 // database, or several processes opening it at once, is safe.
 //
+// The store rewrites each query's placeholders once and caches the result.
+// On SQLite it also prepares each query once, on first use, and keeps the
+// prepared statement (database/sql prepares it once more on each pooled
+// connection it is used on); transactions reuse the cached statements
+// through tx.StmtContext. On PostgreSQL it runs the query text, which pgx
+// prepares once per connection in its own statement cache; that cache also
+// recovers from a statement made stale by a schema change, which a
+// statement prepared through database/sql would not. Store.Close releases
+// the cached statements and makes every later call fail with ErrClosed;
+// the caller still owns the *sql.DB and closes it afterwards.
+//
 // A SQLite database serves one gateway instance; instances behind a load
 // balancer share one PostgreSQL database. Open SQLite with SQLiteDSN, which
 // sets WAL, busy_timeout(5000), foreign_keys(1) and BEGIN IMMEDIATE

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -111,11 +110,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.d.lockMigrations(ctx, tx); err != nil {
+	if err := s.inTx(ctx, func(r runner) error {
+		if err := s.d.lockMigrations(ctx, r.tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, createSchemaMigrations)
+		_, err := r.tx.ExecContext(ctx, createSchemaMigrations)
 		return err
 	}); err != nil {
 		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
@@ -156,7 +155,10 @@ func (s *Store) appliedVersions(ctx context.Context) (map[int64]bool, error) {
 }
 
 func (s *Store) applyMigration(ctx context.Context, m migration) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	// The migration statements run once per Open and bypass the statement
+	// cache, like every query Open runs.
+	return s.inTx(ctx, func(r runner) error {
+		tx := r.tx
 		if err := s.d.lockMigrations(ctx, tx); err != nil {
 			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
 		}

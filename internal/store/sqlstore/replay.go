@@ -19,10 +19,10 @@ func (s *Store) MarkAssertionUsed(ctx context.Context, issuer, assertionID strin
 	if issuer == "" || assertionID == "" {
 		return errors.New("sqlstore: mark assertion used: empty issuer or assertion ID")
 	}
-	res, err := s.db.ExecContext(ctx, s.d.rebind(
+	res, err := s.pool().exec(ctx,
 		`INSERT INTO replay_cache (issuer, assertion_id, expires_at) VALUES (?, ?, ?)
 		 ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE replay_cache.expires_at <= ?`),
+		 WHERE replay_cache.expires_at <= ?`,
 		issuer, assertionID, toMicros(expiresAt), toMicros(now))
 	if err != nil {
 		return s.wrap("mark assertion used", err)

@@ -16,9 +16,9 @@ func (s *Store) SaveRequest(ctx context.Context, r sp.PendingRequest) error {
 	if r.ID == "" {
 		return errors.New("sqlstore: save request: empty ID")
 	}
-	_, err := s.db.ExecContext(ctx, s.d.rebind(
+	_, err := s.pool().exec(ctx,
 		`INSERT INTO pending_requests (id, relay_state, browser_binding, return_to, region, created_at, expires_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.RelayState, r.BrowserBinding, r.ReturnTo, r.Region, toMicros(r.CreatedAt), toMicros(r.ExpiresAt))
 	if err != nil {
 		return s.wrap("save request", err)
@@ -34,9 +34,9 @@ func (s *Store) SaveRequest(ctx context.Context, r sp.PendingRequest) error {
 func (s *Store) ConsumeRequest(ctx context.Context, id string, now time.Time) (sp.PendingRequest, error) {
 	r := sp.PendingRequest{ID: id}
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(
+	err := s.pool().queryRow(ctx,
 		`DELETE FROM pending_requests WHERE id = ? AND expires_at > ?
-		 RETURNING relay_state, browser_binding, return_to, region, created_at, expires_at`),
+		 RETURNING relay_state, browser_binding, return_to, region, created_at, expires_at`,
 		id, toMicros(now)).Scan(&r.RelayState, &r.BrowserBinding, &r.ReturnTo, &r.Region, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp.PendingRequest{}, fmt.Errorf("sqlstore: consume request: %w", sp.ErrNotFound)

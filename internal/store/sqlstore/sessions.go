@@ -26,9 +26,9 @@ func (s *Store) CreateSession(ctx context.Context, sess sp.Session) error {
 	if sess.ID == "" {
 		return errors.New("sqlstore: create session: empty ID")
 	}
-	_, err := s.db.ExecContext(ctx, s.d.rebind(
+	_, err := s.pool().exec(ctx,
 		`INSERT INTO sessions (id_hash, user_id, created_at, expires_at, authn_instant, session_index, method)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		hashSessionID(sess.ID), sess.UserID, toMicros(sess.CreatedAt), toMicros(sess.ExpiresAt),
 		toMicros(sess.AuthnInstant), sess.SessionIndex, sess.Method)
 	if err != nil {
@@ -42,9 +42,9 @@ func (s *Store) CreateSession(ctx context.Context, sess sp.Session) error {
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (sp.Session, error) {
 	sess := sp.Session{ID: id}
 	var created, expires, authn int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(
+	err := s.pool().queryRow(ctx,
 		`SELECT user_id, created_at, expires_at, authn_instant, session_index, method
-		 FROM sessions WHERE id_hash = ? AND expires_at > ?`),
+		 FROM sessions WHERE id_hash = ? AND expires_at > ?`,
 		hashSessionID(id), toMicros(now)).Scan(&sess.UserID, &created, &expires, &authn, &sess.SessionIndex, &sess.Method)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp.Session{}, fmt.Errorf("sqlstore: get session: %w", sp.ErrNotFound)
@@ -59,7 +59,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (sp.Se
 // DeleteSession removes the session with the given ID. Deleting an unknown
 // session is not an error, so logout is idempotent.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM sessions WHERE id_hash = ?`), hashSessionID(id)); err != nil {
+	if _, err := s.pool().exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashSessionID(id)); err != nil {
 		return s.wrap("delete session", err)
 	}
 	return nil

@@ -48,6 +48,7 @@ func newSQLite(t testing.TB, opts Options) (*Store, *sql.DB, string) {
 	db, path := openSQLiteDB(t)
 	s, err := Open(context.Background(), db, SQLite, opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) }) // runs before db.Close
 	return s, db, path
 }
 
@@ -100,6 +101,7 @@ func newPostgres(t testing.TB, opts Options) (*Store, *sql.DB) {
 	db := openPostgresDB(t)
 	s, err := Open(context.Background(), db, PostgreSQL, opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) }) // runs before db.Close
 	return s, db
 }
 
@@ -164,6 +166,7 @@ func TestConformanceSQLiteOneConnection(t *testing.T) {
 		db.SetMaxOpenConns(1)
 		s, err := Open(t.Context(), db, SQLite, testOptions())
 		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, s.Close()) })
 		return s
 	})
 }
@@ -491,23 +494,5 @@ func TestSQLiteAtLeast(t *testing.T) {
 // it, mark the assertion used and create the session.
 func BenchmarkACSStoreOps(b *testing.B) {
 	s, _, _ := newSQLite(b, testOptions())
-	ctx := b.Context()
-	now := testNow
-	i := 0
-	for b.Loop() {
-		i++
-		id := fmt.Sprintf("_req-%d", i)
-		if err := s.SaveRequest(ctx, sp.PendingRequest{ID: id, RelayState: "rs", BrowserBinding: "bb", ReturnTo: "/", CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.ConsumeRequest(ctx, id, now); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.MarkAssertionUsed(ctx, "https://idp.example.com", "_assertion-"+id, now.Add(5*time.Minute), now); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.CreateSession(ctx, sp.Session{ID: "session-" + id, UserID: "u", CreatedAt: now, ExpiresAt: now.Add(8 * time.Hour), Method: "saml"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchACSStoreOps(b, s)
 }

@@ -32,12 +32,16 @@ type Options struct {
 // Store implements sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
 // sp.UserDirectory and sp.Pinger over database/sql. It is safe for
 // concurrent use, and several processes may share one PostgreSQL database.
-// The caller owns the *sql.DB and closes it after the Store's last use.
+// On SQLite it prepares each query once, on first use, and keeps the
+// prepared statements until Close. The caller owns the *sql.DB: Close does
+// not close it, and the caller closes it after the Store's last use and
+// after Close.
 type Store struct {
 	db    *sql.DB
 	d     Dialect
 	now   func() time.Time
 	batch int
+	stmts *stmtCache
 }
 
 var (
@@ -62,7 +66,7 @@ func Open(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*Stor
 	if opts.CleanupBatchSize < 0 {
 		return nil, fmt.Errorf("sqlstore: CleanupBatchSize %d is negative", opts.CleanupBatchSize)
 	}
-	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize}
+	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize, stmts: newStmtCache(db, dialect)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -123,29 +127,48 @@ func sqliteAtLeast(version string, major, minor int) bool {
 	return maj > major || (maj == major && mnr >= minor)
 }
 
+// Close releases the Store's prepared statements; every later call of a
+// Store method, Ping included, returns an error wrapping ErrClosed. A call
+// running concurrently with Close either completes or returns an error
+// (database/sql releases a statement that is in use when that use ends).
+// Close does not close the *sql.DB, which the caller still owns and closes
+// afterwards. Closing twice is a no-op.
+func (s *Store) Close() error {
+	if err := s.stmts.close(); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.stmts.isClosed() {
+		return fmt.Errorf("sqlstore: ping: %w", ErrClosed)
+	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w", err)
 	}
 	return nil
 }
 
-// queryer is what *sql.DB and *sql.Tx have in common.
-type queryer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// pool returns the runner for queries outside a transaction.
+func (s *Store) pool() runner { return runner{s: s} }
 
 // inTx runs fn in a transaction, committing when fn returns nil. On SQLite
 // opened with SQLiteDSN the transaction takes the write lock at BEGIN.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// Queries fn ran unprepared, because the cache did not hold them yet, are
+// prepared after the transaction ends.
+func (s *Store) inTx(ctx context.Context, fn func(r runner) error) error {
+	if s.stmts.isClosed() {
+		return fmt.Errorf("sqlstore: begin: %w", ErrClosed)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	var missed []string
+	defer func() { s.stmts.warm(ctx, missed) }()
+	if err := fn(runner{s: s, tx: tx, missed: &missed}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"github.com/gatehouse-dev/gatehouse/internal/store"
-
 	"context"
 	"database/sql"
 	"errors"
@@ -10,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -26,17 +25,17 @@ func (s *Store) CreateUser(ctx context.Context, u sp.User) (sp.User, error) {
 	}
 	now := s.now()
 	var out sp.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.insertUser(ctx, tx, u, now); err != nil {
+	err := s.inTx(ctx, func(r runner) error {
+		if err := s.insertUser(ctx, r, u, now); err != nil {
 			return err
 		}
 		if u.Groups != nil {
-			if err := s.setGroups(ctx, tx, u.ID, u.Groups, now); err != nil {
+			if err := s.setGroups(ctx, r, u.ID, u.Groups, now); err != nil {
 				return err
 			}
 		}
 		var err error
-		out, err = s.getUser(ctx, tx, u.ID)
+		out, err = s.getUser(ctx, r, u.ID)
 		return err
 	})
 	if err != nil {
@@ -47,16 +46,16 @@ func (s *Store) CreateUser(ctx context.Context, u sp.User) (sp.User, error) {
 
 // GetUser returns the user by ID, or sp.ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (sp.User, error) {
-	return s.getUser(ctx, s.db, id)
+	return s.getUser(ctx, s.pool(), id)
 }
 
 // LookupExternal returns the user linked to ext, or sp.ErrNotFound.
 func (s *Store) LookupExternal(ctx context.Context, ext sp.ExternalIdentity) (sp.User, error) {
-	id, err := s.linkedUserID(ctx, s.db, ext)
+	id, err := s.linkedUserID(ctx, s.pool(), ext)
 	if err != nil {
 		return sp.User{}, err
 	}
-	return s.getUser(ctx, s.db, id)
+	return s.getUser(ctx, s.pool(), id)
 }
 
 // LinkByUserName links ext to the user whose user_name equals ext.NameID.
@@ -66,27 +65,27 @@ func (s *Store) LookupExternal(ctx context.Context, ext sp.ExternalIdentity) (sp
 // already linked to that very user succeeds.
 func (s *Store) LinkByUserName(ctx context.Context, ext sp.ExternalIdentity) (sp.User, error) {
 	var out sp.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(r runner) error {
 		var userID string
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM users WHERE user_name = ?`), ext.NameID).Scan(&userID)
+		err := r.queryRow(ctx, `SELECT id FROM users WHERE user_name = ?`, ext.NameID).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: link by user name: %w", sp.ErrNotFound)
 		}
 		if err != nil {
 			return s.wrap("link by user name", err)
 		}
-		linked, err := s.linkedUserID(ctx, tx, ext)
+		linked, err := s.linkedUserID(ctx, r, ext)
 		switch {
 		case err == nil && linked != userID:
 			return fmt.Errorf("sqlstore: link by user name: identity linked to another user: %w", sp.ErrConflict)
 		case errors.Is(err, sp.ErrNotFound):
-			if err := s.insertLink(ctx, tx, ext, userID, s.now()); err != nil {
+			if err := s.insertLink(ctx, r, ext, userID, s.now()); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		}
-		out, err = s.getUser(ctx, tx, userID)
+		out, err = s.getUser(ctx, r, userID)
 		return err
 	})
 	if errors.Is(err, sp.ErrConflict) {
@@ -122,31 +121,31 @@ func (s *Store) ProvisionExternal(ctx context.Context, ext sp.ExternalIdentity, 
 
 func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	var out sp.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		userID, err := s.linkedUserID(ctx, tx, ext)
+	err := s.inTx(ctx, func(r runner) error {
+		userID, err := s.linkedUserID(ctx, r, ext)
 		switch {
 		case err == nil:
-			if err := s.updateAttributes(ctx, tx, userID, attrs, now); err != nil {
+			if err := s.updateAttributes(ctx, r, userID, attrs, now); err != nil {
 				return err
 			}
 		case errors.Is(err, sp.ErrNotFound):
 			userID = newID()
 			u := sp.User{ID: userID, UserName: ext.NameID, Email: attrs.Email, DisplayName: attrs.DisplayName, Active: true}
-			if err := s.insertUser(ctx, tx, u, now); err != nil {
+			if err := s.insertUser(ctx, r, u, now); err != nil {
 				return err
 			}
-			if err := s.insertLink(ctx, tx, ext, userID, now); err != nil {
+			if err := s.insertLink(ctx, r, ext, userID, now); err != nil {
 				return err
 			}
 			if attrs.Groups != nil {
-				if err := s.setGroups(ctx, tx, userID, attrs.Groups, now); err != nil {
+				if err := s.setGroups(ctx, r, userID, attrs.Groups, now); err != nil {
 					return err
 				}
 			}
 		default:
 			return err
 		}
-		out, err = s.getUser(ctx, tx, userID)
+		out, err = s.getUser(ctx, r, userID)
 		return err
 	})
 	if err != nil {
@@ -160,12 +159,12 @@ func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attr
 // transaction. An unknown userID returns sp.ErrNotFound.
 func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	var out sp.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.updateAttributes(ctx, tx, userID, attrs, now); err != nil {
+	err := s.inTx(ctx, func(r runner) error {
+		if err := s.updateAttributes(ctx, r, userID, attrs, now); err != nil {
 			return err
 		}
 		var err error
-		out, err = s.getUser(ctx, tx, userID)
+		out, err = s.getUser(ctx, r, userID)
 		return err
 	})
 	if err != nil {
@@ -174,10 +173,10 @@ func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.Us
 	return out, nil
 }
 
-func (s *Store) insertUser(ctx context.Context, q queryer, u sp.User, now time.Time) error {
-	_, err := q.ExecContext(ctx, s.d.rebind(
+func (s *Store) insertUser(ctx context.Context, q runner, u sp.User, now time.Time) error {
+	_, err := q.exec(ctx,
 		`INSERT INTO users (id, user_name, email, display_name, active, created_at, updated_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.UserName, u.Email, u.DisplayName, u.Active, toMicros(now), toMicros(now))
 	if err != nil {
 		return s.wrap("insert user", err)
@@ -185,9 +184,9 @@ func (s *Store) insertUser(ctx context.Context, q queryer, u sp.User, now time.T
 	return nil
 }
 
-func (s *Store) insertLink(ctx context.Context, q queryer, ext sp.ExternalIdentity, userID string, now time.Time) error {
-	_, err := q.ExecContext(ctx, s.d.rebind(
-		`INSERT INTO external_identities (issuer, name_id, user_id, created_at) VALUES (?, ?, ?, ?)`),
+func (s *Store) insertLink(ctx context.Context, q runner, ext sp.ExternalIdentity, userID string, now time.Time) error {
+	_, err := q.exec(ctx,
+		`INSERT INTO external_identities (issuer, name_id, user_id, created_at) VALUES (?, ?, ?, ?)`,
 		ext.Issuer, ext.NameID, userID, toMicros(now))
 	if err != nil {
 		return s.wrap("link identity", err)
@@ -195,10 +194,10 @@ func (s *Store) insertLink(ctx context.Context, q queryer, ext sp.ExternalIdenti
 	return nil
 }
 
-func (s *Store) linkedUserID(ctx context.Context, q queryer, ext sp.ExternalIdentity) (string, error) {
+func (s *Store) linkedUserID(ctx context.Context, q runner, ext sp.ExternalIdentity) (string, error) {
 	var id string
-	err := q.QueryRowContext(ctx, s.d.rebind(
-		`SELECT user_id FROM external_identities WHERE issuer = ? AND name_id = ?`),
+	err := q.queryRow(ctx,
+		`SELECT user_id FROM external_identities WHERE issuer = ? AND name_id = ?`,
 		ext.Issuer, ext.NameID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("sqlstore: lookup identity: %w", sp.ErrNotFound)
@@ -209,9 +208,9 @@ func (s *Store) linkedUserID(ctx context.Context, q queryer, ext sp.ExternalIden
 	return id, nil
 }
 
-func (s *Store) updateAttributes(ctx context.Context, q queryer, userID string, attrs sp.UserAttributes, now time.Time) error {
-	res, err := q.ExecContext(ctx, s.d.rebind(
-		`UPDATE users SET email = ?, display_name = ?, updated_at = ? WHERE id = ?`),
+func (s *Store) updateAttributes(ctx context.Context, q runner, userID string, attrs sp.UserAttributes, now time.Time) error {
+	res, err := q.exec(ctx,
+		`UPDATE users SET email = ?, display_name = ?, updated_at = ? WHERE id = ?`,
 		attrs.Email, attrs.DisplayName, toMicros(now), userID)
 	if err != nil {
 		return s.wrap("update user", err)
@@ -232,23 +231,23 @@ func (s *Store) updateAttributes(ctx context.Context, q queryer, userID string, 
 // setGroups replaces the user's memberships with the groups named (by
 // display name; duplicates and empty names are ignored), creating missing
 // groups. Callers run it inside their transaction.
-func (s *Store) setGroups(ctx context.Context, q queryer, userID string, names []string, now time.Time) error {
-	if _, err := q.ExecContext(ctx, s.d.rebind(`DELETE FROM group_members WHERE user_id = ?`), userID); err != nil {
+func (s *Store) setGroups(ctx context.Context, q runner, userID string, names []string, now time.Time) error {
+	if _, err := q.exec(ctx, `DELETE FROM group_members WHERE user_id = ?`, userID); err != nil {
 		return s.wrap("clear memberships", err)
 	}
 	for _, name := range store.NormalizeGroups(names) {
-		if _, err := q.ExecContext(ctx, s.d.rebind(
+		if _, err := q.exec(ctx,
 			`INSERT INTO groups (id, display_name, created_at) VALUES (?, ?, ?)
-			 ON CONFLICT (display_name) DO NOTHING`),
+			 ON CONFLICT (display_name) DO NOTHING`,
 			newID(), name, toMicros(now)); err != nil {
 			return s.wrap("create group", err)
 		}
 		var groupID string
-		if err := q.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM groups WHERE display_name = ?`), name).Scan(&groupID); err != nil {
+		if err := q.queryRow(ctx, `SELECT id FROM groups WHERE display_name = ?`, name).Scan(&groupID); err != nil {
 			return s.wrap("find group", err)
 		}
-		if _, err := q.ExecContext(ctx, s.d.rebind(
-			`INSERT INTO group_members (group_id, user_id) VALUES (?, ?)`), groupID, userID); err != nil {
+		if _, err := q.exec(ctx,
+			`INSERT INTO group_members (group_id, user_id) VALUES (?, ?)`, groupID, userID); err != nil {
 			return s.wrap("add membership", err)
 		}
 	}
@@ -258,10 +257,10 @@ func (s *Store) setGroups(ctx context.Context, q queryer, userID string, names [
 // getUser returns the user with its group display names sorted (in Go, so
 // the order does not depend on the database's collation), or
 // sp.ErrNotFound.
-func (s *Store) getUser(ctx context.Context, q queryer, id string) (sp.User, error) {
+func (s *Store) getUser(ctx context.Context, q runner, id string) (sp.User, error) {
 	var u sp.User
-	err := q.QueryRowContext(ctx, s.d.rebind(
-		`SELECT id, user_name, email, display_name, active FROM users WHERE id = ?`), id).
+	err := q.queryRow(ctx,
+		`SELECT id, user_name, email, display_name, active FROM users WHERE id = ?`, id).
 		Scan(&u.ID, &u.UserName, &u.Email, &u.DisplayName, &u.Active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp.User{}, fmt.Errorf("sqlstore: get user: %w", sp.ErrNotFound)
@@ -269,8 +268,8 @@ func (s *Store) getUser(ctx context.Context, q queryer, id string) (sp.User, err
 	if err != nil {
 		return sp.User{}, s.wrap("get user", err)
 	}
-	rows, err := q.QueryContext(ctx, s.d.rebind(
-		`SELECT g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?`), id)
+	rows, err := q.query(ctx,
+		`SELECT g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?`, id)
 	if err != nil {
 		return sp.User{}, s.wrap("get user groups", err)
 	}
