@@ -156,6 +156,8 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 		AuthnInstant: a.AuthnInstant(),
 		SessionIndex: a.SessionIndex(),
 		Method:       "saml",
+
+		AuthnContextClassRef: a.AuthnContextClassRef(),
 	}
 	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return nil, withRegion(unavailable(err))

@@ -2,6 +2,8 @@ package sp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -70,6 +72,17 @@ type Session struct {
 	SessionIndex string
 	// Method says how the user signed in (for example "saml").
 	Method string
+	// AuthnContextClassRef is how the user authenticated, as the upstream
+	// IdP asserted it (empty when it did not say).
+	AuthnContextClassRef string
+}
+
+// PublicID returns a non-secret identifier of the session, derived from
+// its ID, for places that must name a session without revealing the cookie
+// (the SessionIndex of assertions issued to applications, logs).
+func (s Session) PublicID() string {
+	sum := sha256.Sum256([]byte("gatehouse-session-index:" + s.ID))
+	return "_" + hex.EncodeToString(sum[:16])
 }
 
 // SessionStore keeps sessions.

@@ -114,6 +114,9 @@ func openStore(ctx context.Context, sc config.StoreConfig) (*sqlstore.Store, fun
 		return nil, nil, fmt.Errorf("store (%s): %w", dialect, err)
 	}
 	return st, func() {
+		if err := st.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse: closing the store:", err)
+		}
 		if err := db.Close(); err != nil && !errors.Is(err, sql.ErrConnDone) {
 			fmt.Fprintln(os.Stderr, "gatehouse: closing the store:", err)
 		}

@@ -140,3 +140,30 @@ func writeAtomic(path string, data []byte) (err error) {
 	}
 	return nil
 }
+
+// LoadOrCreateSecret returns the random secret stored in dir/NAME.secret,
+// creating it (size random bytes, 0600) when absent. A file of another size
+// is an error, never replaced: the secret keys values partners depend on
+// (persistent NameIDs).
+func LoadOrCreateSecret(dir, name string, size int) ([]byte, error) {
+	path := filepath.Join(dir, name+".secret")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(b) != size {
+			return nil, fmt.Errorf("keys: %s holds %d bytes, want %d", path, len(b), size)
+		}
+		return b, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	b = make([]byte, size)
+	_, _ = rand.Read(b)
+	if err := writeAtomic(path, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

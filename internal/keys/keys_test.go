@@ -59,3 +59,17 @@ func TestLoadOrCreateRSARejectsBrokenOrPartialPairs(t *testing.T) {
 	_, err = LoadOrCreateRSA(a, "k", "cn", time.Hour, now)
 	assert.ErrorContains(t, err, "does not match")
 }
+
+func TestLoadOrCreateSecret(t *testing.T) {
+	dir := t.TempDir()
+	s1, err := LoadOrCreateSecret(dir, "persistent-nameid", 32)
+	require.NoError(t, err)
+	assert.Len(t, s1, 32)
+	s2, err := LoadOrCreateSecret(dir, "persistent-nameid", 32)
+	require.NoError(t, err)
+	assert.Equal(t, s1, s2, "the secret is stable across restarts")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "short.secret"), []byte("abc"), 0o600))
+	_, err = LoadOrCreateSecret(dir, "short", 32)
+	assert.ErrorContains(t, err, "holds 3 bytes")
+}

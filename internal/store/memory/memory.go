@@ -44,6 +44,7 @@ type session struct {
 	authnInstant time.Time
 	sessionIndex string
 	method       string
+	authnContext string
 }
 
 var (
@@ -143,6 +144,7 @@ func (s *Store) CreateSession(_ context.Context, sess sp.Session) error {
 		authnInstant: sess.AuthnInstant,
 		sessionIndex: sess.SessionIndex,
 		method:       sess.Method,
+		authnContext: sess.AuthnContextClassRef,
 	}
 	return nil
 }
@@ -164,6 +166,8 @@ func (s *Store) GetSession(_ context.Context, id string, now time.Time) (sp.Sess
 		AuthnInstant: v.authnInstant,
 		SessionIndex: v.sessionIndex,
 		Method:       v.method,
+
+		AuthnContextClassRef: v.authnContext,
 	}, nil
 }
 

@@ -27,10 +27,10 @@ func (s *Store) CreateSession(ctx context.Context, sess sp.Session) error {
 		return errors.New("sqlstore: create session: empty ID")
 	}
 	_, err := s.pool().exec(ctx,
-		`INSERT INTO sessions (id_hash, user_id, created_at, expires_at, authn_instant, session_index, method)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO sessions (id_hash, user_id, created_at, expires_at, authn_instant, session_index, method, authn_context)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		hashSessionID(sess.ID), sess.UserID, toMicros(sess.CreatedAt), toMicros(sess.ExpiresAt),
-		toMicros(sess.AuthnInstant), sess.SessionIndex, sess.Method)
+		toMicros(sess.AuthnInstant), sess.SessionIndex, sess.Method, sess.AuthnContextClassRef)
 	if err != nil {
 		return s.wrap("create session", err)
 	}
@@ -43,9 +43,9 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (sp.Se
 	sess := sp.Session{ID: id}
 	var created, expires, authn int64
 	err := s.pool().queryRow(ctx,
-		`SELECT user_id, created_at, expires_at, authn_instant, session_index, method
+		`SELECT user_id, created_at, expires_at, authn_instant, session_index, method, authn_context
 		 FROM sessions WHERE id_hash = ? AND expires_at > ?`,
-		hashSessionID(id), toMicros(now)).Scan(&sess.UserID, &created, &expires, &authn, &sess.SessionIndex, &sess.Method)
+		hashSessionID(id), toMicros(now)).Scan(&sess.UserID, &created, &expires, &authn, &sess.SessionIndex, &sess.Method, &sess.AuthnContextClassRef)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp.Session{}, fmt.Errorf("sqlstore: get session: %w", sp.ErrNotFound)
 	}

@@ -261,6 +261,8 @@ func testSessions(t *testing.T, newStore func(t *testing.T) Store) {
 		AuthnInstant: base.Add(-time.Minute),
 		SessionIndex: "_idx-42",
 		Method:       "saml",
+
+		AuthnContextClassRef: "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
 	}
 	assertSession := func(t *testing.T, want, got sp.Session) {
 		t.Helper()
