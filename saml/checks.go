@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"encoding/xml"
 	"strings"
 	"time"
 
@@ -10,38 +11,104 @@ import (
 )
 
 // Checks on the unverified document. They can only reject; nothing read
-// here is used after verification.
+// here is used after verification. They run on what the CheckXML pass
+// recorded in a responseShape, so that an unencrypted Response is parsed
+// into a tree only once, by gosaml2.
+
+// responseShape records, during the one streaming CheckXML pass over an
+// unverified Response, what the structural checks need. Elements are
+// matched by local name in any namespace where that is the stricter
+// reading (counting assertions, scanning algorithms), so no namespace trick
+// hides one; where a rule names a namespace, the URI is resolved from the
+// xmlns declarations in scope, never read from the prefix.
+type responseShape struct {
+	root       xml.Name // Space is the resolved namespace URI
+	rootAttr   []xml.Attr
+	assertions int      // Assertion and EncryptedAssertion elements
+	assertion  xml.Name // the last of them; Space resolved at depth 1 only
+	depth      int      // its depth: 1 for a child of the root, as required
+	algErr     *VerifyError
+}
+
+// visit is the elementVisitor that fills s.
+func (s *responseShape) visit(el xml.StartElement, parent string, depth int) {
+	if depth == 0 {
+		s.rootAttr = el.Attr
+		s.root = xml.Name{Space: namespaceURI(el.Name.Space, el.Attr), Local: el.Name.Local}
+	}
+	if isAssertionTag(el.Name.Local) {
+		s.assertions++
+		s.assertion, s.depth = xml.Name{Local: el.Name.Local}, depth
+		if depth == 1 {
+			s.assertion.Space = namespaceURI(el.Name.Space, el.Attr, s.rootAttr)
+		}
+	}
+	if s.algErr == nil {
+		s.algErr = checkAlgorithm(el.Name.Local, parent, algorithmAttr(el.Attr))
+	}
+}
+
+// namespaceURI resolves a prefix ("" for the default namespace) through the
+// attribute lists of an element and then of its ancestors, innermost first
+// (Namespaces in XML §6): the nearest xmlns or xmlns:prefix declaration
+// wins, and an undeclared prefix resolves to "", exactly as etree's
+// Element.NamespaceURI does.
+func namespaceURI(prefix string, scopes ...[]xml.Attr) string {
+	for _, attrs := range scopes {
+		for _, a := range attrs {
+			if prefix == "" && a.Name.Space == "" && a.Name.Local == "xmlns" ||
+				prefix != "" && a.Name.Space == "xmlns" && a.Name.Local == prefix {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}
+
+// algorithmAttr returns the unprefixed Algorithm attribute ("" when absent).
+func algorithmAttr(attrs []xml.Attr) string {
+	for _, a := range attrs {
+		if a.Name.Space == "" && a.Name.Local == "Algorithm" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func isAssertionTag(local string) bool {
+	return local == "Assertion" || local == "EncryptedAssertion"
+}
 
 // checkRoot: the HTTP-POST message must be a samlp:Response (SAML core
 // §3.3.3, profiles §4.1.4.2).
-func checkRoot(root *etree.Element) *VerifyError {
-	if root.Tag != "Response" || root.NamespaceURI() != NSProtocol {
+func checkRoot(s *responseShape) *VerifyError {
+	if s.root != (xml.Name{Space: NSProtocol, Local: "Response"}) {
 		return fail(ReasonMalformed, "%w: root element is not samlp:Response", ErrMalformed)
 	}
 	return nil
 }
 
 // checkAssertionStructure: exactly one Assertion or EncryptedAssertion in
-// the whole document, as a direct child of the Response (profiles
-// §4.1.4.2 allows several, Gatehouse accepts one: gosaml2 would use the
-// first of two validly signed assertions). Elements are counted by local
-// name in any namespace, so no namespace trick hides a second one.
-func checkAssertionStructure(root *etree.Element) (*etree.Element, *VerifyError) {
-	var found *etree.Element
-	count := 0
-	walk(root, func(el *etree.Element) {
-		if el.Tag == "Assertion" || el.Tag == "EncryptedAssertion" {
-			count++
-			found = el
-		}
-	})
-	if count != 1 {
-		return nil, fail(ReasonAssertionCount, "%d assertions in response, want exactly 1", count)
+// the whole document, as a direct child of the Response in the SAML
+// assertion namespace (profiles §4.1.4.2 allows several, Gatehouse accepts
+// one: gosaml2 would use the first of two validly signed assertions).
+// Elements are counted by local name in any namespace, so no namespace
+// trick hides a second one.
+func checkAssertionStructure(s *responseShape) *VerifyError {
+	if s.assertions != 1 {
+		return fail(ReasonAssertionCount, "%d assertions in response, want exactly 1", s.assertions)
 	}
-	if found.Parent() != root || found.NamespaceURI() != NSAssertion {
-		return nil, fail(ReasonAssertionCount, "assertion is not a direct child of the Response")
+	if s.depth != 1 || s.assertion.Space != NSAssertion {
+		return fail(ReasonAssertionCount, "assertion is not a direct child of the Response")
 	}
-	return found, nil
+	return nil
+}
+
+// checkScannedAlgorithms reports the first element, in document order,
+// that checkAlgorithm rejected during the pass (SAML core §5.4, §6), before
+// any cryptography runs.
+func checkScannedAlgorithms(s *responseShape) *VerifyError {
+	return s.algErr
 }
 
 // Key transport and data encryption algorithms accepted in
@@ -59,50 +126,57 @@ var (
 	}
 )
 
-// checkAlgorithms scans every SignatureMethod, DigestMethod and
-// EncryptionMethod in the document against the allow-lists (SAML core
-// §5.4, §6; XML Signature §6; XML Encryption §5), before any cryptography
-// runs. A DigestMethod inside a key transport EncryptionMethod is the OAEP
-// hash, not a signature digest: there SHA-1 is the common default, and
-// OAEP's security does not rest on collision resistance.
+// checkAlgorithm applies the allow-lists to one element, given its local
+// name, its parent's local name and its Algorithm attribute: every
+// SignatureMethod, DigestMethod and EncryptionMethod, in any namespace (SAML
+// core §5.4, §6; XML Signature §6; XML Encryption §5). A DigestMethod
+// inside a key transport EncryptionMethod is the OAEP hash, not a signature
+// digest: there SHA-1 is the common default, and OAEP's security does not
+// rest on collision resistance.
+func checkAlgorithm(local, parent, alg string) *VerifyError {
+	switch local {
+	case "SignatureMethod":
+		if !AllowedSignatureAlgorithm(alg) {
+			return fail(ReasonAlgorithm, "signature algorithm %s not allowed", quoteShort(alg))
+		}
+	case "DigestMethod":
+		if parent == "EncryptionMethod" {
+			if _, ok := oaepDigest(alg); !ok {
+				return fail(ReasonAlgorithm, "OAEP digest %s not allowed", quoteShort(alg))
+			}
+		} else if !AllowedDigestAlgorithm(alg) {
+			return fail(ReasonAlgorithm, "digest algorithm %s not allowed", quoteShort(alg))
+		}
+	case "EncryptionMethod":
+		switch parent {
+		case "EncryptedKey":
+			if !keyTransportAlgorithms[alg] {
+				return fail(ReasonAlgorithm, "key transport %s not allowed", quoteShort(alg))
+			}
+		case "EncryptedData":
+			if _, ok := dataEncryptionAlgorithms[alg]; !ok {
+				return fail(ReasonAlgorithm, "data encryption %s not allowed", quoteShort(alg))
+			}
+		default:
+			return fail(ReasonAlgorithm, "unexpected EncryptionMethod")
+		}
+	}
+	return nil
+}
+
+// checkAlgorithms runs checkAlgorithm on root and every descendant of a
+// parsed tree, in document order (used for decrypted assertions).
 func checkAlgorithms(root *etree.Element) *VerifyError {
 	var verr *VerifyError
 	walk(root, func(el *etree.Element) {
 		if verr != nil {
 			return
 		}
-		alg := attr(el, "Algorithm")
 		parent := ""
 		if p := el.Parent(); p != nil {
 			parent = p.Tag
 		}
-		switch el.Tag {
-		case "SignatureMethod":
-			if !AllowedSignatureAlgorithm(alg) {
-				verr = fail(ReasonAlgorithm, "signature algorithm %s not allowed", quoteShort(alg))
-			}
-		case "DigestMethod":
-			if parent == "EncryptionMethod" {
-				if _, ok := oaepDigest(alg); !ok {
-					verr = fail(ReasonAlgorithm, "OAEP digest %s not allowed", quoteShort(alg))
-				}
-			} else if !AllowedDigestAlgorithm(alg) {
-				verr = fail(ReasonAlgorithm, "digest algorithm %s not allowed", quoteShort(alg))
-			}
-		case "EncryptionMethod":
-			switch parent {
-			case "EncryptedKey":
-				if !keyTransportAlgorithms[alg] {
-					verr = fail(ReasonAlgorithm, "key transport %s not allowed", quoteShort(alg))
-				}
-			case "EncryptedData":
-				if _, ok := dataEncryptionAlgorithms[alg]; !ok {
-					verr = fail(ReasonAlgorithm, "data encryption %s not allowed", quoteShort(alg))
-				}
-			default:
-				verr = fail(ReasonAlgorithm, "unexpected EncryptionMethod")
-			}
-		}
+		verr = checkAlgorithm(el.Tag, parent, attr(el, "Algorithm"))
 	})
 	return verr
 }

@@ -15,6 +15,10 @@
 //     input and documents over the depth or token limits.
 //  2. The root is samlp:Response holding exactly one Assertion or
 //     EncryptedAssertion anywhere in the document, as its direct child.
+//     Steps 2 and 3 run in CheckXML's one streaming pass, resolving
+//     namespaces from their declarations, never from prefixes; only an
+//     EncryptedAssertion is parsed into a tree before gosaml2 parses the
+//     response.
 //  3. Every SignatureMethod, DigestMethod and EncryptionMethod is
 //     allow-listed: RSA or ECDSA with SHA-256 or stronger, SHA-256+
 //     digests, RSA-OAEP key transport and AES-GCM only. Encrypted

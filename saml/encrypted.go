@@ -36,6 +36,24 @@ func oaepDigest(uri string) (crypto.Hash, bool) {
 // error text carries no padding or parsing oracle.
 const errDecrypt = "cannot decrypt EncryptedAssertion"
 
+// checkEncryptedResponse parses raw into a tree, which only an
+// EncryptedAssertion needs (checkEncryptedAssertion unmarshals it as
+// gosaml2 does), and inspects the assertion that checkAssertionStructure
+// found as the root's one child in the SAML assertion namespace.
+func (v *Verifier) checkEncryptedResponse(raw []byte) *VerifyError {
+	doc := etree.NewDocument()
+	doc.ReadSettings.MaxDepth = v.lim.MaxDepth
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return fail(ReasonMalformed, "%w: unparsable document", ErrMalformed)
+	}
+	for _, el := range doc.Root().ChildElements() {
+		if el.Tag == "EncryptedAssertion" && el.NamespaceURI() == NSAssertion {
+			return v.checkEncryptedAssertion(el)
+		}
+	}
+	return fail(ReasonAssertionCount, "assertion is not a direct child of the Response")
+}
+
 // checkEncryptedAssertion: an EncryptedAssertion (core §2.3.4, §6.1) is
 // accepted only when a decryption key is configured, with exactly one
 // EncryptedData and one EncryptedKey, OAEP key transport and AES-GCM data

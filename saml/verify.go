@@ -7,9 +7,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	saml2 "github.com/russellhaering/gosaml2"
 	"github.com/russellhaering/gosaml2/types"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -167,35 +167,34 @@ func (v *Verifier) verify(encoded string, exp Expected) (*Assertion, *VerifyErro
 	}
 	now := exp.Now
 
-	// Cheap, structural checks on the unverified document first.
-	raw, err := DecodePOST(encoded, v.lim)
+	// Cheap, structural checks on the unverified document first, in the
+	// one streaming pass of CheckXML.
+	raw, err := decodeBase64(encoded, v.lim)
 	if err != nil {
 		return nil, &VerifyError{Reason: ReasonMalformed, Err: err}
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = v.lim.MaxDepth
-	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
-		return nil, fail(ReasonMalformed, "%w: unparsable document", ErrMalformed)
+	var shape responseShape
+	if err := scanXML(raw, v.lim, shape.visit); err != nil {
+		return nil, &VerifyError{Reason: ReasonMalformed, Err: err}
 	}
-	root := doc.Root()
-	if verr := checkRoot(root); verr != nil {
-		return nil, verr
+	for _, check := range []func(*responseShape) *VerifyError{
+		checkRoot,
+		checkAssertionStructure,
+		checkScannedAlgorithms,
+	} {
+		if verr := check(&shape); verr != nil {
+			return nil, verr
+		}
 	}
-	el, verr := checkAssertionStructure(root)
-	if verr != nil {
-		return nil, verr
-	}
-	if verr := checkAlgorithms(root); verr != nil {
-		return nil, verr
-	}
-	if el.Tag == "EncryptedAssertion" {
-		if verr := v.checkEncryptedAssertion(el); verr != nil {
+	if shape.assertion.Local == "EncryptedAssertion" {
+		if verr := v.checkEncryptedResponse(raw); verr != nil {
 			return nil, verr
 		}
 	}
 
-	// Signature verification and gosaml2's own checks.
-	resp, verr := v.verifySignature(EncodePOST(raw), exp.Destination, now)
+	// Signature verification and gosaml2's own checks, on exactly the bytes
+	// checked above.
+	resp, verr := v.verifySignature(gosaml2Input(encoded, raw), exp.Destination, now)
 	if verr != nil {
 		return nil, verr
 	}
@@ -225,6 +224,16 @@ func (v *Verifier) verify(encoded string, exp Expected) (*Assertion, *VerifyErro
 		}
 	}
 	return newAssertion(a)
+}
+
+// gosaml2Input returns the base64 form gosaml2 decodes again: the form
+// value itself when decodeBase64 removed nothing from it, so that the
+// decoded bytes are the same, else a fresh encoding of raw.
+func gosaml2Input(encoded string, raw []byte) string {
+	if strings.ContainsAny(encoded, "\r\n\t ") {
+		return EncodePOST(raw)
+	}
+	return encoded
 }
 
 // serviceProvider builds a fresh gosaml2 SP for one call and one trusted

@@ -30,6 +30,21 @@ func malformed(format string, args ...any) error {
 // and documents over the size, depth or token limits. Errors wrap
 // ErrMalformed.
 func CheckXML(b []byte, lim Limits) error {
+	return scanXML(b, lim, nil)
+}
+
+// elementVisitor receives, during the CheckXML pass, every start element
+// whose attributes passed checkAttrs, with the local name of its parent (""
+// for the root) and its depth (0 for the root). Names are raw: Space is the
+// prefix, not a namespace URI. The element is not yet known to be part of a
+// well-formed document, so a visitor only records; the caller acts on what
+// it recorded once the pass has succeeded.
+type elementVisitor func(el xml.StartElement, parent string, depth int)
+
+// scanXML is CheckXML, calling visit (when not nil) for every start element
+// so that callers check structure in the same pass instead of building a
+// tree.
+func scanXML(b []byte, lim Limits, visit elementVisitor) error {
 	lim = lim.withDefaults()
 	if len(b) > lim.MaxXMLBytes {
 		return malformed("document larger than %d bytes", lim.MaxXMLBytes)
@@ -71,6 +86,13 @@ func CheckXML(b []byte, lim Limits) error {
 			}
 			if err := checkAttrs(t.Attr); err != nil {
 				return err
+			}
+			if visit != nil {
+				parent := ""
+				if len(stack) > 0 {
+					parent = stack[len(stack)-1].Local
+				}
+				visit(t, parent, len(stack))
 			}
 			stack = append(stack, t.Name)
 		case xml.EndElement:
