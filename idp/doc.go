@@ -46,9 +46,36 @@
 // and user IDs under a secret key, so they cannot be linked across
 // applications. RelayState is echoed only to the validated ACS.
 //
+// Single logout (SLOHandler, at the SLO URL, with a SessionTerminator in
+// Config) accepts SP-initiated LogoutRequests only from registered
+// applications that publish a SingleLogoutService, and only signed ones:
+// HTTP-Redirect over the exact raw query octets, HTTP-POST with exactly one
+// enveloped signature, keys from the application's metadata, the same
+// algorithm allow-list; the request is then read from the verified bytes
+// only. A Destination, when present, must equal the SLO URL; IssueInstant
+// and NotOnOrAfter are bounded like an AuthnRequest's. The NameID must be
+// the one the IdP issued to that application for the signed-in user
+// (recomputed for emailAddress, unspecified and persistent; a transient
+// NameID is random and unrecorded, so for it, and whenever both carry one,
+// the portal session's SessionIndex must be among the request's); a
+// mismatch keeps the session and answers Requester/UnknownPrincipal. The
+// signed LogoutResponse is built before the session is ended and sent
+// only after it was, to the application's registered SLO endpoint (same
+// binding as the request when registered): a signed redirect query, or the
+// auto-submitting form page with the SSO page's Content-Security-Policy.
+// A rejected request gets an error page; the session stays and nothing is
+// sent. Known limits: Gatehouse does not initiate logout towards
+// applications (it does not record which applications a session signed
+// in to), so other applications keep their own sessions and any
+// LogoutResponse arriving at the SLO URL is rejected (400); LogoutRequest
+// IDs are not replay-cached (a replay within the freshness window ends a
+// session only where the subject check passes); answers go to the endpoint's
+// Location, as Endpoint does not yet carry ResponseLocation.
+//
 // The caller's job: serve over TLS, keep the SSO state store shared between
 // instances (ConsumeSSOState is single-use and atomic), keep the
 // PersistentIDKey secret and stable, publish the next signing key in
 // metadata before signing with it, rate-limit the endpoints, and make
-// StartLogin accept only the local return paths the IdP gives it.
+// StartLogin accept only the local return paths the IdP gives it; set a
+// Terminator whenever SLOURL is published in metadata.
 package idp

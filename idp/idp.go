@@ -33,7 +33,8 @@ type Config struct {
 	// Destination, when present, must equal it.
 	SSOURL string
 	// SLOURL is the absolute URL of the single logout endpoint (optional,
-	// for metadata).
+	// for metadata); SLOHandler serves it. A LogoutRequest's Destination,
+	// when present, must equal it.
 	SLOURL string
 	// ResumePath is the local path ResumeHandler is served at (default
 	// /saml/idp/resume).
@@ -44,6 +45,10 @@ type Config struct {
 	Access           AccessPolicy
 	Keys             KeySource
 	States           SSOStateStore
+	// Terminator ends the portal session when an application asks for
+	// single logout (optional; requires SLOURL). Without it SLOHandler
+	// rejects every request.
+	Terminator SessionTerminator
 
 	// PersistentIDKey is the HMAC-SHA256 key (at least 32 bytes) persistent
 	// NameIDs are derived with. Changing it changes every persistent NameID.
@@ -80,6 +85,7 @@ type IdP struct {
 	access   AccessPolicy
 	keys     KeySource
 	states   SSOStateStore
+	ended    SessionTerminator
 
 	persistentKey []byte
 	lifetime      time.Duration
@@ -107,6 +113,9 @@ func New(cfg Config) (*IdP, error) {
 		if err := checkEndpointURL(cfg.SLOURL); err != nil {
 			add("SLOURL: %w", err)
 		}
+	}
+	if cfg.Terminator != nil && cfg.SLOURL == "" {
+		add("Terminator requires SLOURL")
 	}
 	if cfg.ResumePath != "" && !isLocalPath(cfg.ResumePath) {
 		add("ResumePath must be a local path")
@@ -145,6 +154,7 @@ func New(cfg Config) (*IdP, error) {
 		access:        cfg.Access,
 		keys:          cfg.Keys,
 		states:        cfg.States,
+		ended:         cfg.Terminator,
 		persistentKey: append([]byte(nil), cfg.PersistentIDKey...),
 		lifetime:      orDuration(cfg.AssertionLifetime, DefaultAssertionLifetime),
 		skew:          orDuration(cfg.ClockSkew, DefaultClockSkew),

@@ -34,15 +34,22 @@ const (
 	ReasonKeys             Reason = "keys"
 	ReasonStoreUnavailable Reason = "store_unavailable"
 	ReasonInternal         Reason = "internal"
-	outcomeIssued                 = "issued"
-	outcomeErrorResponse          = "error_response"
-	outcomeRejected               = "rejected"
-	outcomeLogin                  = "login"
-	appUnknown                    = "unknown"
+	// Single logout reasons.
+	ReasonSLODisabled    Reason = "slo_disabled"
+	ReasonNoSLOEndpoint  Reason = "no_slo_endpoint"
+	ReasonLogoutResponse Reason = "logout_response"
+	ReasonUnknownSubject Reason = "unknown_subject"
+	outcomeLoggedOut            = "logged_out"
+	outcomeIssued               = "issued"
+	outcomeErrorResponse        = "error_response"
+	outcomeRejected             = "rejected"
+	outcomeLogin                = "login"
+	appUnknown                  = "unknown"
 )
 
 type idpMetrics struct {
 	responses *prometheus.CounterVec
+	logouts   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*idpMetrics, error) {
@@ -51,19 +58,26 @@ func newMetrics(reg prometheus.Registerer) (*idpMetrics, error) {
 			Name: "gatehouse_idp_responses_total",
 			Help: "App-facing SSO and launch requests by application ID, outcome (issued, error_response, rejected, login) and bounded reason.",
 		}, []string{"app", "outcome", "reason"}),
+		logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_idp_logouts_total",
+			Help: "App-facing single logout requests by application ID, outcome (logged_out, error_response, rejected) and bounded reason.",
+		}, []string{"app", "outcome", "reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	if err := reg.Register(m.responses); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				m.responses = existing
-				return m, nil
+	for _, c := range []**prometheus.CounterVec{&m.responses, &m.logouts} {
+		if err := reg.Register(*c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
 			}
+			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				return nil, err
+			}
+			*c = existing
 		}
-		return nil, err
 	}
 	return m, nil
 }
