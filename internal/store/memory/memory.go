@@ -32,6 +32,8 @@ type Store struct {
 	// sso holds pending app-facing SSO states (see sso.go), created on
 	// first use.
 	sso map[string]idp.PendingSSO
+	// applications holds the applications of the admin API (see apps.go).
+	applications appTable
 }
 
 type replayKey struct{ issuer, assertionID string }

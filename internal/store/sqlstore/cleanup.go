@@ -23,6 +23,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 			(SELECT issuer, assertion_id FROM replay_cache WHERE expires_at <= ? LIMIT ?)`},
 		{"sessions", `DELETE FROM sessions WHERE id_hash IN
 			(SELECT id_hash FROM sessions WHERE expires_at <= ? LIMIT ?)`},
+		{"sso_states", `DELETE FROM sso_states WHERE id IN (SELECT id FROM sso_states WHERE expires_at <= ? LIMIT ?)`},
 	}
 	var total int64
 	nowUS := toMicros(now)
