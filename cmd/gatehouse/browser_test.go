@@ -148,6 +148,35 @@ func TestDemoSignInInBrowser(t *testing.T) {
 	require.NoError(t, os.WriteFile(shotPath, shot, 0o600))
 	t.Logf("portal screenshot (%dx%d): %s", cfg.Width, cfg.Height, shotPath)
 
+	// The portal lists the demo application; launching it signs in to the
+	// application through the app-facing IdP (IdP-initiated), and the
+	// application shows the verified assertion.
+	appLink, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`#apps a.app`)))
+	require.NoError(t, err)
+	assert.Equal(t, "Demo application", appLink)
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(`#apps a.app`)),
+		chromedp.WaitVisible(chromedp.ID("nameid")),
+	), "launch the demo application")
+	nameID, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("nameid")))
+	require.NoError(t, err)
+	assert.Equal(t, "demo@example.com", nameID)
+	table, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("table")))
+	require.NoError(t, err)
+	assert.Contains(t, table, "Demo User")
+	assert.Contains(t, table, "engineering")
+
+	// SP-initiated from the application: with the portal session, no
+	// second password prompt.
+	_, err = chromedp.Run(tab, chromedp.NavigateResponse(base+"/demo-app/"))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("nameid")),
+	), "SP-initiated sign-in at the demo application")
+	_, err = chromedp.Run(tab, chromedp.NavigateResponse(base+"/portal"))
+	require.NoError(t, err)
+
 	// The session API, seen from a page of the gateway's origin.
 	resp, err = chromedp.Run(tab, chromedp.NavigateResponse(base+"/api/v1/session"))
 	require.NoError(t, err)

@@ -54,6 +54,17 @@ func demo(ctx context.Context, addr, dataDir string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	app, err := samltest.NewSP(base+"/demo-app/metadata", base+"/demo-app/acs")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	appMD, err := app.Metadata(false, false)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "demo-app-metadata.xml"), appMD, 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	mdPath := filepath.Join(dataDir, "demo-idp-metadata.xml")
 	if err := os.WriteFile(mdPath, idp.Metadata(base+"/demo-idp/sso"), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -74,6 +85,18 @@ identity_source:
         url: %q
       - region: eu-west-1
         url: %q
+applications:
+  - id: demo-app
+    name: Demo application
+    metadata_file: demo-app-metadata.xml
+    name_id_format: emailAddress
+    attributes:
+      email: email
+      displayName: display_name
+      groups: groups
+      "https://aws.amazon.com/SAML/Attributes/AccessControl:Department": attributes.department
+    assignments:
+      groups: [demo]
 `, base, addr, base+"/saml/acs", base+"/eu-west-1/saml/acs")
 	cfg, err := config.Parse([]byte(yaml), dataDir, func(string) (string, bool) { return "", false })
 	if err == nil {
@@ -106,9 +129,15 @@ identity_source:
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	gw, err := gateway.New(ctx, cfg, gateway.Options{
+	var gw *gateway.Gateway
+	demoApplication := &demoApp{
+		sp: app, ssoURL: base + "/saml/idp/sso",
+		certs: func(r *http.Request) ([]*x509.Certificate, error) { return gw.IdPCertificates(r.Context()) },
+	}
+	gw, err = gateway.New(ctx, cfg, gateway.Options{
 		Store: st, Logger: logger,
 		Routes: func(mux *http.ServeMux) {
+			demoApplication.routes(mux)
 			mux.Handle("/demo-idp/sso", login)
 			mux.HandleFunc("GET /demo-idp/metadata", func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "application/samlmetadata+xml")
@@ -119,6 +148,7 @@ identity_source:
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	demoApplication.entityID = gw.IdPEntityID()
 	return runGateway(ctx, gw, addr, "", logger, func([]server.Bound) {
 		fmt.Fprintf(stdout, `Gatehouse demo is running (data in %s).
 
@@ -127,6 +157,8 @@ identity_source:
   SP metadata:        %s/saml/sp/metadata
   Session API:        %s/api/v1/session
   Demo IdP metadata:  %s/demo-idp/metadata
+  Demo application:   %s/demo-app/ (a SAML app signing in through Gatehouse's IdP)
+  Gatehouse IdP:      %s/saml/idp/metadata
   Regional ACS:       us-east-1 %s/saml/acs
                       eu-west-1 %s/eu-west-1/saml/acs
 
@@ -134,7 +166,7 @@ identity_source:
   Password:           %s
 
 Press Ctrl-C to stop.
-`, dataDir, base, base, base, base, base, base, base, demoUser, password)
+`, dataDir, base, base, base, base, base, base, base, base, base, demoUser, password)
 	})
 }
 

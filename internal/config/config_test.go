@@ -172,7 +172,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, filepath.FromSlash("/srv/gh/gatehouse.db"), c.Store.DSN.Value())
 	assert.Equal(t, filepath.FromSlash("/srv/gh/keys"), c.Keys.Dir)
 	assert.Equal(t, DefaultSessionLifetime, c.Session.Lifetime.Std())
-	assert.Empty(t, c.Admin.TokenFile)
+	assert.Equal(t, filepath.FromSlash("/srv/gh/admin.token"), c.Admin.TokenFile)
 	assert.NotNil(t, c.IdentitySource.Directory)
 	assert.Nil(t, c.IdentitySource.SAML)
 	assert.Equal(t, AlgES256, c.OAuth.SigningAlg)

@@ -11,6 +11,7 @@ import (
 const (
 	DefaultSQLiteDSN           = "gatehouse.db"
 	DefaultKeysDir             = "keys"
+	DefaultAdminTokenFile      = "admin.token"
 	DefaultSessionLifetime     = 8 * time.Hour
 	DefaultMetadataRefresh     = time.Hour
 	DefaultClockSkew           = 90 * time.Second
@@ -41,6 +42,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Keys.Dir == "" {
 		c.Keys.Dir = DefaultKeysDir
+	}
+	if c.Admin.TokenFile == "" {
+		c.Admin.TokenFile = DefaultAdminTokenFile
 	}
 	defaultDuration(c, &c.Session.Lifetime, "session.lifetime", DefaultSessionLifetime)
 

@@ -25,8 +25,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse-dev/gatehouse/idp"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/apps"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/metadata"
@@ -34,7 +38,11 @@ import (
 )
 
 // Store is everything the gateway needs from its storage backend.
-type Store = store.Store
+type Store interface {
+	store.Store
+	idp.SSOStateStore
+	apps.Store
+}
 
 // Options are the gateway's dependencies that do not come from the config.
 type Options struct {
@@ -54,6 +62,9 @@ type Options struct {
 	IdentityProvider *sp.IdentityProvider
 	// Routes, when set, registers extra routes on the public mux.
 	Routes func(mux *http.ServeMux)
+	// ConfigFile is the config file's path, named in messages about the
+	// applications it defines.
+	ConfigFile string
 }
 
 // Gateway is an assembled gateway. Build it with New, then Start it.
@@ -67,6 +78,12 @@ type Gateway struct {
 	registry  *prometheus.Registry
 	handler   http.Handler
 	telemetry http.Handler
+
+	idp        *idp.IdP
+	ring       *keys.Ring
+	apps       *apps.Registry
+	portal     *portal.Portal
+	adminToken admin.Token
 }
 
 // New builds a gateway from a validated config.
@@ -140,6 +157,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	if g.sp, err = sp.New(spCfg); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+
+	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
+		return nil, err
 	}
 
 	httpMetrics, err := server.NewHTTPMetrics(g.registry)
@@ -229,6 +250,10 @@ func (g *Gateway) Start(ctx context.Context) {
 	if g.refresher != nil {
 		g.refresher.Start(ctx)
 	}
+	g.apps.Start(ctx)
+	go g.ring.Watch(ctx, keys.DefaultWatchInterval, func() {
+		g.log.Info("IdP signing keys reloaded")
+	})
 	go g.cleanupLoop(ctx, 5*time.Minute)
 }
 
