@@ -2,6 +2,7 @@ package apps
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -321,8 +322,12 @@ func specFromConfig(a config.ApplicationConfig) Spec {
 		MetadataXML:  a.MetadataXML,
 		MetadataURL:  a.MetadataURL,
 		NameIDFormat: a.NameIDFormat,
-		Sign:         SignAssertion,
+		Sign:         cmp.Or(a.Sign, SignAssertion),
 		Attributes:   []Attribute{},
+
+		EncryptAssertions:     a.EncryptAssertions,
+		RequireSignedRequests: a.RequireSignedRequests,
+		DefaultRelayState:     a.DefaultRelayState,
 		Assignments: Assignments{
 			Groups: append([]string{}, a.Assignments.Groups...),
 			Users:  append([]string{}, a.Assignments.Users...),

@@ -129,6 +129,18 @@ type ApplicationConfig struct {
 	// Attributes maps a SAML attribute name to a user field (see UserFields).
 	Attributes  map[string]string      `yaml:"attributes"`
 	Assignments ApplicationAssignments `yaml:"assignments"`
+	// Sign is what the IdP signs: "assertion" (default), "response" or
+	// "both".
+	Sign string `yaml:"sign"`
+	// EncryptAssertions encrypts assertions to the application's
+	// encryption certificate (RSA-OAEP with AES-GCM; AES-CBC only when
+	// its metadata lists nothing else).
+	EncryptAssertions bool `yaml:"encrypt_assertions"`
+	// RequireSignedRequests requires signed AuthnRequests even when the
+	// application's metadata does not ask for it.
+	RequireSignedRequests bool `yaml:"require_signed_requests"`
+	// DefaultRelayState is sent with IdP-initiated launches.
+	DefaultRelayState string `yaml:"default_relay_state"`
 }
 
 // ApplicationAssignments lists who may use an application; empty means nobody.

@@ -311,6 +311,9 @@ func (v *validator) applications() {
 				ids[a.ID] = i
 			}
 		}
+		if a.Sign != "" && !slices.Contains([]string{"assertion", "response", "both"}, a.Sign) {
+			v.add(p+".sign", "%q is not one of assertion, response, both", truncate(a.Sign, 32))
+		}
 		if !slices.Contains(nameIDFormats, a.NameIDFormat) {
 			v.add(p+".name_id_format", "%q is not one of %s", truncate(a.NameIDFormat, 64), strings.Join(nameIDFormats, ", "))
 		}
