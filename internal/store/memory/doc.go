@@ -1,5 +1,6 @@
 // Package memory is an in-memory implementation of sp.RequestTracker,
-// sp.ReplayCache, sp.SessionStore, sp.UserDirectory and sp.Pinger, for
+// sp.ReplayCache, sp.SessionStore, sp.UserDirectory, sp.Pinger,
+// idp.SSOStateStore and apps.Store, for
 // tests and for programs that embed a single gateway instance and accept
 // losing all state on restart. It passes the same conformance suite
 // (internal/store/storetest) as the SQL store.
@@ -7,7 +8,8 @@
 // # Security model
 //
 // One mutex guards all state, so every method is atomic: ConsumeRequest
-// hands a pending request to exactly one caller, MarkAssertionUsed is
+// and ConsumeSSOState hand a pending request or SSO state to exactly one
+// caller, MarkAssertionUsed is
 // insert-if-absent (an expired record may be replaced) and returns
 // sp.ErrReplay for a live duplicate, and ProvisionExternal creates or
 // updates a user in one step. The guarantees hold only within one process:

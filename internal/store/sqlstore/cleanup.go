@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Cleanup deletes the pending requests, replay records and sessions whose
+// Cleanup deletes the pending requests, replay records, sessions and IdP
+// SSO states whose
 // expiry is not after now, in statements of at most Options.CleanupBatchSize
 // rows so that no single statement holds locks for long, and returns how
 // many rows it deleted. Rows that have not expired are never touched.
@@ -23,7 +24,8 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 			(SELECT issuer, assertion_id FROM replay_cache WHERE expires_at <= ? LIMIT ?)`},
 		{"sessions", `DELETE FROM sessions WHERE id_hash IN
 			(SELECT id_hash FROM sessions WHERE expires_at <= ? LIMIT ?)`},
-		{"sso_states", `DELETE FROM sso_states WHERE id IN (SELECT id FROM sso_states WHERE expires_at <= ? LIMIT ?)`},
+		{"sso_states", `DELETE FROM sso_states WHERE id IN
+			(SELECT id FROM sso_states WHERE expires_at <= ? LIMIT ?)`},
 	}
 	var total int64
 	nowUS := toMicros(now)
