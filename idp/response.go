@@ -81,7 +81,7 @@ func (i *IdP) BuildResponse(ctx context.Context, sp *ServiceProvider, p Principa
 		}
 	}
 	if sp.EncryptAssertions {
-		ea, err := encryptAssertion(a, sp.EncryptionCertificate, sp.KeyTransport, sp.DataEncryption)
+		ea, err := saml.EncryptAssertion(a, sp.EncryptionCertificate, sp.KeyTransport, sp.DataEncryption)
 		if err != nil {
 			return nil, fmt.Errorf("idp: encrypt assertion: %w", err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/saml"
 )
 
 // ErrInvalidServiceProvider is wrapped by every error NewServiceProvider
@@ -118,11 +120,11 @@ type ServiceProviderOptions struct {
 
 // Data encryption and key transport algorithm URIs the IdP can produce.
 const (
-	EncAES256GCM   = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
-	EncAES128GCM   = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
-	EncAES256CBC   = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
-	KeyRSAOAEPMGF1 = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
-	KeyRSAOAEP11   = "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+	EncAES256GCM   = saml.DataAES256GCM
+	EncAES128GCM   = saml.DataAES128GCM
+	EncAES256CBC   = saml.DataAES256CBC
+	KeyRSAOAEPMGF1 = saml.KeyTransportRSAOAEPMGF1P
+	KeyRSAOAEP11   = saml.KeyTransportRSAOAEP
 )
 
 // ServiceProvider is a registered application. It is built only by

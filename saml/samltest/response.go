@@ -2,11 +2,7 @@ package samltest
 
 import (
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -33,22 +29,21 @@ const (
 	SignNone
 )
 
-// Algorithm URIs a test IdP can use beyond the saml allow-list, to build
-// messages that must be rejected.
+// Algorithm URIs a test IdP can use, some beyond the saml allow-list (SHA-1,
+// RSA-1_5, AES-CBC), to build messages that must be rejected.
 const (
 	SigAlgRSASHA1      = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 	DigestSHA1         = "http://www.w3.org/2000/09/xmldsig#sha1"
-	KeyTransportOAEP   = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
-	KeyTransportRSA15  = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
-	DataAES128GCM      = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
-	DataAES256GCM      = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
-	DataAES256CBC      = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+	KeyTransportOAEP   = saml.KeyTransportRSAOAEPMGF1P
+	KeyTransportRSA15  = saml.KeyTransportRSA15
+	DataAES128GCM      = saml.DataAES128GCM
+	DataAES256GCM      = saml.DataAES256GCM
+	DataAES256CBC      = saml.DataAES256CBC
 	StatusSuccess      = "urn:oasis:names:tc:SAML:2.0:status:Success"
 	StatusRequester    = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 	NameIDFormatEmail  = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 	AuthnContextPPT    = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 	attrNameFormatBase = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
-	encTypeElement     = "http://www.w3.org/2001/04/xmlenc#Element"
 )
 
 // ResponseOptions describe one Response. Destination, NameID and (unless
@@ -85,9 +80,10 @@ type ResponseOptions struct {
 	StatusCode      string
 	OmitDestination bool
 	// EncryptTo wraps the (signed) assertion in an EncryptedAssertion for
-	// this certificate's RSA key: RSA-OAEP (SHA-1 digest, the XML Encryption
-	// default) and AES-256-GCM unless KeyTransport / DataEncryption say
-	// otherwise (RSA-1_5 and AES-CBC exist for negative tests).
+	// this certificate's RSA key, built by saml.InsecureEncryptAssertion:
+	// RSA-OAEP (SHA-1 digest, the XML Encryption default) and AES-256-GCM
+	// unless KeyTransport / DataEncryption say otherwise (RSA-1_5 and
+	// AES-CBC exist for negative tests).
 	EncryptTo                    *x509.Certificate
 	KeyTransport, DataEncryption string
 	// BeforeSign runs on the unsigned elements; AfterSign on the finished
@@ -198,9 +194,9 @@ func (i *IdP) Response(o ResponseOptions) ([]byte, error) {
 		}
 	}
 	if o.EncryptTo != nil {
-		ea, err := encryptAssertion(a, o.EncryptTo, or(o.KeyTransport, KeyTransportOAEP), or(o.DataEncryption, DataAES256GCM))
+		ea, err := saml.InsecureEncryptAssertion(a, o.EncryptTo, or(o.KeyTransport, KeyTransportOAEP), or(o.DataEncryption, DataAES256GCM))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("samltest: %w", err)
 		}
 		idx := a.Index()
 		resp.RemoveChildAt(idx)
@@ -340,100 +336,4 @@ func insecureSign(el *etree.Element, signer crypto.Signer, cert []byte, sigAlg, 
 		SetText(base64.StdEncoding.EncodeToString(cert))
 	saml.InsertSignature(el, sig)
 	return sig, nil
-}
-
-// encryptAssertion returns a saml:EncryptedAssertion holding a in the
-// XML Encryption layout gosaml2's types.EncryptedAssertion reads:
-// EncryptedData / EncryptionMethod, KeyInfo / EncryptedKey, CipherData.
-func encryptAssertion(a *etree.Element, to *x509.Certificate, keyTransport, dataAlg string) (*etree.Element, error) {
-	pub, ok := to.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return nil, errors.New("samltest: EncryptTo must hold an RSA key")
-	}
-	ctx, err := etreeutils.NSBuildParentContext(a)
-	if err != nil {
-		return nil, err
-	}
-	detached, err := etreeutils.NSDetatch(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	pdoc := etree.NewDocument()
-	pdoc.SetRoot(detached)
-	plain, err := pdoc.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
-
-	keyLen := 32
-	if dataAlg == DataAES128GCM {
-		keyLen = 16
-	}
-	key := make([]byte, keyLen)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	var ct []byte
-	switch dataAlg {
-	case DataAES128GCM, DataAES256GCM:
-		gcm, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, err
-		}
-		nonce := make([]byte, gcm.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, err
-		}
-		ct = gcm.Seal(nonce, nonce, plain, nil)
-	case DataAES256CBC:
-		pad := aes.BlockSize - len(plain)%aes.BlockSize
-		padded := append(slices.Clone(plain), make([]byte, pad)...)
-		padded[len(padded)-1] = byte(pad)
-		iv := make([]byte, aes.BlockSize)
-		if _, err := rand.Read(iv); err != nil {
-			return nil, err
-		}
-		ct = append(iv, make([]byte, len(padded))...)
-		cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct[aes.BlockSize:], padded)
-	default:
-		return nil, fmt.Errorf("samltest: unsupported data encryption %q", dataAlg)
-	}
-	var wrapped []byte
-	switch keyTransport {
-	case KeyTransportOAEP:
-		wrapped, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, key, nil)
-	case KeyTransportRSA15:
-		wrapped, err = rsa.EncryptPKCS1v15(rand.Reader, pub, key)
-	default:
-		err = fmt.Errorf("samltest: unsupported key transport %q", keyTransport)
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	ea := etree.NewElement("saml:EncryptedAssertion")
-	ea.CreateAttr("xmlns:saml", saml.NSAssertion)
-	ed := ea.CreateElement("xenc:EncryptedData")
-	ed.CreateAttr("xmlns:xenc", saml.NSXMLEnc)
-	ed.CreateAttr("Type", encTypeElement)
-	ed.CreateElement("xenc:EncryptionMethod").CreateAttr("Algorithm", dataAlg)
-	ki := ed.CreateElement("ds:KeyInfo")
-	ki.CreateAttr("xmlns:ds", saml.NSDSig)
-	ek := ki.CreateElement("xenc:EncryptedKey")
-	em := ek.CreateElement("xenc:EncryptionMethod")
-	em.CreateAttr("Algorithm", keyTransport)
-	if keyTransport == KeyTransportOAEP {
-		em.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", DigestSHA1)
-	}
-	ek.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
-		SetText(base64.StdEncoding.EncodeToString(to.Raw))
-	ek.CreateElement("xenc:CipherData").CreateElement("xenc:CipherValue").
-		SetText(base64.StdEncoding.EncodeToString(wrapped))
-	ed.CreateElement("xenc:CipherData").CreateElement("xenc:CipherValue").
-		SetText(base64.StdEncoding.EncodeToString(ct))
-	return ea, nil
 }
