@@ -65,6 +65,10 @@ type Options struct {
 	// ConfigFile is the config file's path, named in messages about the
 	// applications it defines.
 	ConfigFile string
+	// KeyReloadInterval is how often Start re-reads the IdP signing key
+	// ring from keys.dir, to pick up `gatehouse keys rotate` and
+	// `gatehouse keys activate`; 0 means keys.DefaultWatchInterval.
+	KeyReloadInterval time.Duration
 }
 
 // Gateway is an assembled gateway. Build it with New, then Start it.
@@ -84,6 +88,7 @@ type Gateway struct {
 	apps       *apps.Registry
 	portal     *portal.Portal
 	adminToken admin.Token
+	keyReload  time.Duration
 }
 
 // New builds a gateway from a validated config.
@@ -94,7 +99,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if cfg.IdentitySource.SAML == nil {
 		return nil, errors.New("gateway: identity_source.directory is not available yet; configure identity_source.saml")
 	}
-	g := &Gateway{cfg: cfg, store: opts.Store, now: opts.Now, registry: opts.Registry}
+	if opts.KeyReloadInterval < 0 {
+		return nil, errors.New("gateway: KeyReloadInterval must not be negative")
+	}
+	g := &Gateway{cfg: cfg, store: opts.Store, now: opts.Now, registry: opts.Registry, keyReload: opts.KeyReloadInterval}
 	base := opts.Logger
 	if base == nil {
 		base = slog.New(slog.DiscardHandler)
@@ -251,7 +259,7 @@ func (g *Gateway) Start(ctx context.Context) {
 		g.refresher.Start(ctx)
 	}
 	g.apps.Start(ctx)
-	go g.ring.Watch(ctx, keys.DefaultWatchInterval, func() {
+	go g.ring.Watch(ctx, g.keyReload, func() {
 		g.log.Info("IdP signing keys reloaded")
 	})
 	go g.cleanupLoop(ctx, 5*time.Minute)
