@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/speers"
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 	"github.com/gatehouse-dev/gatehouse/metadata"
 	"github.com/gatehouse-dev/gatehouse/saml"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
@@ -31,13 +32,7 @@ import (
 func requirePeer(t *testing.T, name string) {
 	t.Helper()
 	ok, hint := speers.Available(name)
-	if ok {
-		return
-	}
-	if os.Getenv(speers.RequirePeersEnv) != "" {
-		t.Fatalf("%s is required (%s is set) but not installed: %s", name, speers.RequirePeersEnv, hint)
-	}
-	t.Skipf("%s not installed: %s", name, hint)
+	testpeer.Require(t, "SP "+name, ok, hint)
 }
 
 // interopPeer is a third-party SP and the application entry it gets.

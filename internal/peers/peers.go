@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 // Peer names accepted by Available and returned by IdP.Name.
@@ -20,7 +20,7 @@ const (
 
 // RequirePeersEnv names the environment variable that turns a missing peer
 // from a skipped test into a failed one (CI sets it).
-const RequirePeersEnv = "GATEHOUSE_REQUIRE_PEERS"
+const RequirePeersEnv = testpeer.RequirePeersEnv
 
 // NameID formats the peers can put in the Subject.
 const (
@@ -233,28 +233,13 @@ func (f PostForm) Values() url.Values {
 func Available(name string) (bool, string) {
 	switch name {
 	case NameSimpleSAMLphp:
-		return checkInstalled(sspInstallHint,
+		return testpeer.Installed(sspInstallHint,
 			"php", sspWWWDir+"/saml2/idp/SSOService.php", sspModulesDir+"/exampleauth", sspAttributeMapDir)
 	case NamePySAML2:
-		return checkInstalled(pysaml2InstallHint, pythonBin, xmlsecBin, pysaml2Dir+"/server.py")
+		return testpeer.Installed(pysaml2InstallHint, testpeer.PythonBin, testpeer.XMLSecBin, pysaml2Dir+"/server.py")
 	default:
 		return false, fmt.Sprintf("unknown peer %q", name)
 	}
-}
-
-func checkInstalled(hint string, paths ...string) (bool, string) {
-	for _, p := range paths {
-		if strings.HasPrefix(p, "/") {
-			if _, err := os.Stat(p); err != nil {
-				return false, fmt.Sprintf("%s missing: %s", p, hint)
-			}
-			continue
-		}
-		if _, err := exec.LookPath(p); err != nil {
-			return false, fmt.Sprintf("%s not in PATH: %s", p, hint)
-		}
-	}
-	return true, hint
 }
 
 // requireAvailable skips t when the peer is missing, or fails it when
@@ -262,11 +247,5 @@ func checkInstalled(hint string, paths ...string) (bool, string) {
 func requireAvailable(t testing.TB, name string) {
 	t.Helper()
 	ok, hint := Available(name)
-	if ok {
-		return
-	}
-	if os.Getenv(RequirePeersEnv) != "" {
-		t.Fatalf("peer %s is required (%s is set) but not installed: %s", name, RequirePeersEnv, hint)
-	}
-	t.Skipf("peer %s not installed: %s", name, hint)
+	testpeer.Require(t, "peer "+name, ok, hint)
 }

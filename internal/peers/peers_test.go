@@ -9,12 +9,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -28,6 +26,8 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 type peerStarter struct {
@@ -61,7 +61,7 @@ type testSP struct {
 
 func newTestSP(t testing.TB) *testSP {
 	t.Helper()
-	port, err := freePort()
+	port, err := testpeer.FreePort()
 	require.NoError(t, err)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	key, der := testCert(t, "Gatehouse test SP")
@@ -89,17 +89,9 @@ func newTestSP(t testing.TB) *testSP {
 
 func testCert(t testing.TB, cn string) (*rsa.PrivateKey, []byte) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, cert, err := testpeer.SelfSigned(cn, x509.KeyUsageDigitalSignature)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return key, der
+	return key, cert.Raw
 }
 
 // authnRequest describes one AuthnRequest; acsURL and acsIndex are

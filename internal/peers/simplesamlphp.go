@@ -1,17 +1,15 @@
 package peers
 
 import (
-	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 const (
@@ -27,24 +25,6 @@ const (
 //go:embed assets/simplesamlphp
 var sspAssets embed.FS
 
-type simpleSAMLphp struct {
-	entityID string
-	ssoURL   string
-	metadata []byte
-	certPEM  []byte
-}
-
-func (s *simpleSAMLphp) Name() string           { return NameSimpleSAMLphp }
-func (s *simpleSAMLphp) EntityID() string       { return s.entityID }
-func (s *simpleSAMLphp) SSOURL() string         { return s.ssoURL }
-func (s *simpleSAMLphp) MetadataURL() string    { return s.entityID }
-func (s *simpleSAMLphp) Metadata() []byte       { return append([]byte(nil), s.metadata...) }
-func (s *simpleSAMLphp) CertificatePEM() []byte { return append([]byte(nil), s.certPEM...) }
-
-func (s *simpleSAMLphp) Login(ctx context.Context, client *http.Client, ssoURL, userName, password string) (PostForm, error) {
-	return browserLogin(ctx, client, ssoURL, userName, password)
-}
-
 // StartSimpleSAMLphp runs a SimpleSAMLphp 1.19 IdP under PHP's built-in web
 // server on 127.0.0.1 with a configuration of the test's own (never the one
 // in /etc/simplesamlphp): an exampleauth:UserPass source with opts.Users, a
@@ -55,19 +35,10 @@ func (s *simpleSAMLphp) Login(ctx context.Context, client *http.Client, ssoURL, 
 // is set).
 func StartSimpleSAMLphp(t testing.TB, opts IdPOptions) IdP {
 	t.Helper()
-	requireAvailable(t, NameSimpleSAMLphp)
-	idp, err := startSimpleSAMLphp(t, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idp
+	return start(t, NameSimpleSAMLphp, opts, startSimpleSAMLphp)
 }
 
-func startSimpleSAMLphp(t testing.TB, opts IdPOptions) (*simpleSAMLphp, error) {
-	opts, err := opts.normalized()
-	if err != nil {
-		return nil, err
-	}
+func startSimpleSAMLphp(t testing.TB, opts IdPOptions) (*server, error) {
 	root := t.TempDir()
 	dirs := struct{ config, metadata, cert, tmp, data, sessions string }{
 		filepath.Join(root, "config"), filepath.Join(root, "metadata"), filepath.Join(root, "cert"),
@@ -88,7 +59,7 @@ func startSimpleSAMLphp(t testing.TB, opts IdPOptions) (*simpleSAMLphp, error) {
 		return nil, fmt.Errorf("peers: write SP metadata: %w", err)
 	}
 	signResponse, signAssertion := opts.Signing.flags(true, true)
-	s := &simpleSAMLphp{certPEM: keys.certPEM}
+	s := &server{name: NameSimpleSAMLphp, certPEM: keys.certPEM}
 	launch := func(port int) error {
 		base := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
 		s.entityID = base + "saml2/idp/metadata.php"
@@ -118,24 +89,23 @@ func startSimpleSAMLphp(t testing.TB, opts IdPOptions) (*simpleSAMLphp, error) {
 				"signature.algorithm":   rsaSHA256,
 			},
 		}
-		js, err := json.MarshalIndent(cfg, "", "  ")
-		if err != nil {
-			return fmt.Errorf("peers: encode SimpleSAMLphp settings: %w", err)
+		if err := testpeer.WriteJSON(filepath.Join(dirs.config, "gatehouse-peer.json"), cfg); err != nil {
+			return err
 		}
-		if err := os.WriteFile(filepath.Join(dirs.config, "gatehouse-peer.json"), js, 0o600); err != nil {
-			return fmt.Errorf("peers: write SimpleSAMLphp settings: %w", err)
-		}
-		cmd := exec.Command("php", "-S", "127.0.0.1:"+strconv.Itoa(port), "-t", sspWWWDir)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "SIMPLESAMLPHP_CONFIG_DIR="+dirs.config)
-		proc, err := startProcess(t, NameSimpleSAMLphp, cmd)
+		proc, err := testpeer.Start(t, testpeer.Command{
+			Name: NameSimpleSAMLphp,
+			Path: "php",
+			Args: []string{"-S", "127.0.0.1:" + strconv.Itoa(port), "-t", sspWWWDir},
+			Dir:  root,
+			Env:  []string{"SIMPLESAMLPHP_CONFIG_DIR=" + dirs.config},
+		})
 		if err != nil {
 			return err
 		}
-		s.metadata, err = proc.waitReady(s.entityID, keys.certB64)
+		s.metadata, err = proc.WaitHTTP(s.entityID, keys.certB64)
 		return err
 	}
-	if err := onFreePort(launch); err != nil {
+	if err := testpeer.OnFreePort(launch); err != nil {
 		return nil, err
 	}
 	return s, nil

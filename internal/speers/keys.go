@@ -2,19 +2,16 @@ package speers
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 // keyPair is a fresh RSA-2048 key with a self-signed certificate, written as
@@ -27,36 +24,15 @@ type keyPair struct {
 }
 
 func newKeyPair(dir, name, commonName string, usage x509.KeyUsage) (*keyPair, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, cert, err := testpeer.SelfSigned(commonName, usage)
 	if err != nil {
-		return nil, fmt.Errorf("speers: generate key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return nil, fmt.Errorf("speers: serial: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              usage,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("speers: create certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("speers: parse certificate: %w", err)
+		return nil, fmt.Errorf("speers: %w", err)
 	}
 	kp := &keyPair{
 		keyFile:  filepath.Join(dir, name+".key"),
 		certFile: filepath.Join(dir, name+".crt"),
 		keyPEM:   pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
-		certPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 		cert:     cert,
 	}
 	if err := os.WriteFile(kp.keyFile, kp.keyPEM, 0o644); err != nil {

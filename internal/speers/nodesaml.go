@@ -1,43 +1,13 @@
 package speers
 
 import (
-	"context"
-	"crypto/x509"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 const nodeInstallHint = "scripts/install-speers.sh (npm ci in internal/speers/node)"
-
-type nodeSAML struct {
-	base     string
-	entityID string
-	metadata []byte
-	keys     spKeys
-}
-
-func (n *nodeSAML) Name() string                          { return NameNodeSAML }
-func (n *nodeSAML) EntityID() string                      { return n.entityID }
-func (n *nodeSAML) Metadata() []byte                      { return append([]byte(nil), n.metadata...) }
-func (n *nodeSAML) LoginURL() string                      { return n.base + "/whoami" }
-func (n *nodeSAML) ACSURL() string                        { return n.base + "/acs" }
-func (n *nodeSAML) SigningCertificate() *x509.Certificate { return n.keys.signing.cert }
-func (n *nodeSAML) EncryptionCertificate() *x509.Certificate {
-	if n.keys.encryption == nil {
-		return nil
-	}
-	return n.keys.encryption.cert
-}
-
-func (n *nodeSAML) Complete(ctx context.Context, client *http.Client, action, samlResponse, relayState string) (Result, error) {
-	return complete(ctx, client, n.base, action, samlResponse, relayState)
-}
 
 // StartNodeSAML runs a small Node HTTP server (internal/speers/node/sp.js)
 // around @node-saml/node-saml 5 on 127.0.0.1: getAuthorizeUrlAsync for
@@ -52,32 +22,16 @@ func (n *nodeSAML) Complete(ctx context.Context, client *http.Client, action, sa
 // it when GATEHOUSE_REQUIRE_PEERS is set).
 func StartNodeSAML(t testing.TB, o SPOptions) SP {
 	t.Helper()
-	requireAvailable(t, NameNodeSAML)
-	sp, err := startNodeSAML(t, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return start(t, NameNodeSAML, o, startNodeSAML)
 }
 
-func startNodeSAML(t testing.TB, o SPOptions) (*nodeSAML, error) {
-	o, err := o.normalized()
-	if err != nil {
-		return nil, err
-	}
-	idp, err := parseIdPMetadata(o.IdPMetadata)
-	if err != nil {
-		return nil, err
-	}
+func startNodeSAML(t testing.TB, o SPOptions, idp idpInfo) (*server, error) {
 	root := t.TempDir()
-	n := &nodeSAML{}
+	n := &server{name: NameNodeSAML, entityPath: "/metadata", loginPath: "/whoami", acsPath: "/acs"}
 	launch := func(port int) error {
-		n.base = "http://127.0.0.1:" + strconv.Itoa(port)
-		n.entityID = n.base + "/metadata"
-		if n.keys, err = newSPKeys(root, n.entityID, o.EncryptAssertions); err != nil {
+		if err := n.setup(root, port, o); err != nil {
 			return err
 		}
-		n.metadata = spMetadata(n.entityID, n.ACSURL(), n.keys, o.SignAuthnRequests)
 		settings := map[string]any{
 			"port":              port,
 			"entityID":          n.entityID,
@@ -96,23 +50,23 @@ func startNodeSAML(t testing.TB, o SPOptions) (*nodeSAML, error) {
 		if n.keys.encryption != nil {
 			settings["decryptionKey"] = string(n.keys.encryption.keyPEM)
 		}
-		js, err := json.Marshal(settings)
-		if err != nil {
-			return fmt.Errorf("speers: encode node-saml settings: %w", err)
-		}
 		file := filepath.Join(root, "settings.json")
-		if err := os.WriteFile(file, js, 0o600); err != nil {
-			return fmt.Errorf("speers: write node-saml settings: %w", err)
+		if err := testpeer.WriteJSON(file, settings); err != nil {
+			return err
 		}
-		cmd := exec.Command("node", filepath.Join(nodeDir(), "sp.js"), file)
-		cmd.Dir = nodeDir()
-		proc, err := startProcess(t, NameNodeSAML, cmd)
+		proc, err := testpeer.Start(t, testpeer.Command{
+			Name: NameNodeSAML,
+			Path: "node",
+			Args: []string{filepath.Join(nodeDir(), "sp.js"), file},
+			Dir:  nodeDir(),
+		})
 		if err != nil {
 			return err
 		}
-		return proc.waitReady(n.entityID, []byte(n.entityID))
+		_, err = proc.WaitHTTP(n.entityID, []byte(n.entityID))
+		return err
 	}
-	if err := onFreePort(launch); err != nil {
+	if err := testpeer.OnFreePort(launch); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -1,52 +1,20 @@
 package speers
 
 import (
-	"context"
-	"crypto/x509"
 	_ "embed"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
-const (
-	pythonBin          = "/usr/bin/python3"
-	xmlsecBin          = "/usr/bin/xmlsec1"
-	pysaml2InstallHint = "apt-get install python3-pysaml2 xmlsec1 (scripts/install-speers.sh)"
-)
+const pysaml2InstallHint = "apt-get install python3-pysaml2 xmlsec1 (scripts/install-speers.sh)"
 
 //go:embed assets/pysaml2/sp.py
 var pysaml2Script []byte
-
-type pySAML2 struct {
-	base     string
-	entityID string
-	metadata []byte
-	keys     spKeys
-}
-
-func (p *pySAML2) Name() string                          { return NamePySAML2 }
-func (p *pySAML2) EntityID() string                      { return p.entityID }
-func (p *pySAML2) Metadata() []byte                      { return append([]byte(nil), p.metadata...) }
-func (p *pySAML2) LoginURL() string                      { return p.base + "/whoami" }
-func (p *pySAML2) ACSURL() string                        { return p.base + "/acs" }
-func (p *pySAML2) SigningCertificate() *x509.Certificate { return p.keys.signing.cert }
-func (p *pySAML2) EncryptionCertificate() *x509.Certificate {
-	if p.keys.encryption == nil {
-		return nil
-	}
-	return p.keys.encryption.cert
-}
-
-func (p *pySAML2) Complete(ctx context.Context, client *http.Client, action, samlResponse, relayState string) (Result, error) {
-	return complete(ctx, client, p.base, action, samlResponse, relayState)
-}
 
 // StartPySAML2 runs a small SP (assets/pysaml2/sp.py, embedded) around
 // pysaml2 7's saml2.client.Saml2Client with /usr/bin/python3 on 127.0.0.1:
@@ -62,23 +30,10 @@ func (p *pySAML2) Complete(ctx context.Context, client *http.Client, action, sam
 // GATEHOUSE_REQUIRE_PEERS is set).
 func StartPySAML2(t testing.TB, o SPOptions) SP {
 	t.Helper()
-	requireAvailable(t, NamePySAML2)
-	sp, err := startPySAML2(t, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return start(t, NamePySAML2, o, startPySAML2)
 }
 
-func startPySAML2(t testing.TB, o SPOptions) (*pySAML2, error) {
-	o, err := o.normalized()
-	if err != nil {
-		return nil, err
-	}
-	idp, err := parseIdPMetadata(o.IdPMetadata)
-	if err != nil {
-		return nil, err
-	}
+func startPySAML2(t testing.TB, o SPOptions, idp idpInfo) (*server, error) {
 	root := t.TempDir()
 	mapDir := filepath.Join(root, "attributemaps")
 	if err := os.MkdirAll(mapDir, 0o755); err != nil {
@@ -95,15 +50,11 @@ func startPySAML2(t testing.TB, o SPOptions) (*pySAML2, error) {
 	if err := os.WriteFile(script, pysaml2Script, 0o644); err != nil {
 		return nil, fmt.Errorf("speers: write SP script: %w", err)
 	}
-	p := &pySAML2{}
+	p := &server{name: NamePySAML2, entityPath: "/metadata", loginPath: "/whoami", acsPath: "/acs"}
 	launch := func(port int) error {
-		p.base = "http://127.0.0.1:" + strconv.Itoa(port)
-		p.entityID = p.base + "/metadata"
-		var err error
-		if p.keys, err = newSPKeys(root, p.entityID, o.EncryptAssertions); err != nil {
+		if err := p.setup(root, port, o); err != nil {
 			return err
 		}
-		p.metadata = spMetadata(p.entityID, p.ACSURL(), p.keys, o.SignAuthnRequests)
 		settings := map[string]any{
 			"port":              port,
 			"entityID":          p.entityID,
@@ -123,24 +74,14 @@ func startPySAML2(t testing.TB, o SPOptions) (*pySAML2, error) {
 			settings["encryptionKeyFile"] = p.keys.encryption.keyFile
 			settings["encryptionCertFile"] = p.keys.encryption.certFile
 		}
-		js, err := json.Marshal(settings)
-		if err != nil {
-			return fmt.Errorf("speers: encode pysaml2 settings: %w", err)
-		}
-		file := filepath.Join(root, "settings.json")
-		if err := os.WriteFile(file, js, 0o600); err != nil {
-			return fmt.Errorf("speers: write pysaml2 settings: %w", err)
-		}
-		cmd := exec.Command(pythonBin, "-u", script, file)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-		proc, err := startProcess(t, NamePySAML2, cmd)
+		proc, err := testpeer.StartPython(t, NamePySAML2, root, script, settings)
 		if err != nil {
 			return err
 		}
-		return proc.waitReady(p.entityID, []byte(p.entityID))
+		_, err = proc.WaitHTTP(p.entityID, []byte(p.entityID))
+		return err
 	}
-	if err := onFreePort(launch); err != nil {
+	if err := testpeer.OnFreePort(launch); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -158,23 +99,14 @@ func writePySAML2AttributeMaps(dir string, m []AttributeMapping) error {
 		}
 		to[strings.ToLower(a.ID)] = a.Names[0]
 	}
-	for file, format := range map[string]string{
+	for module, format := range map[string]string{
 		"gh_basic":       AttrNameFormatBasic,
 		"gh_uri":         AttrNameFormatURI,
 		"gh_unspecified": AttrNameFormatUnspecified,
 	} {
-		js, err := json.Marshal(map[string]any{"identifier": format, "fro": fro, "to": to})
-		if err != nil {
-			return fmt.Errorf("speers: encode attribute map: %w", err)
+		if err := testpeer.WritePyAttributeMap(dir, module, format, fro, to); err != nil {
+			return err
 		}
-		// A JSON object of strings is a Python dict literal.
-		src := "# Generated by internal/speers.\nMAP = " + string(js) + "\n"
-		if err := os.WriteFile(filepath.Join(dir, file+".py"), []byte(src), 0o644); err != nil {
-			return fmt.Errorf("speers: write attribute map: %w", err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "__init__.py"), nil, 0o644); err != nil {
-		return fmt.Errorf("speers: write attribute map: %w", err)
 	}
 	return nil
 }

@@ -2,20 +2,16 @@ package speers
 
 import (
 	"bytes"
-	"context"
-	"crypto/x509"
 	"embed"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"text/template"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 const (
@@ -38,30 +34,6 @@ var shibTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 }).ParseFS(shibAssets, "assets/shibboleth/*.tmpl"))
 
-type shibboleth struct {
-	base     string
-	entityID string
-	metadata []byte
-	keys     spKeys
-}
-
-func (s *shibboleth) Name() string                          { return NameShibboleth }
-func (s *shibboleth) EntityID() string                      { return s.entityID }
-func (s *shibboleth) Metadata() []byte                      { return append([]byte(nil), s.metadata...) }
-func (s *shibboleth) LoginURL() string                      { return s.base + "/secure/whoami" }
-func (s *shibboleth) ACSURL() string                        { return s.base + "/Shibboleth.sso/SAML2/POST" }
-func (s *shibboleth) SigningCertificate() *x509.Certificate { return s.keys.signing.cert }
-func (s *shibboleth) EncryptionCertificate() *x509.Certificate {
-	if s.keys.encryption == nil {
-		return nil
-	}
-	return s.keys.encryption.cert
-}
-
-func (s *shibboleth) Complete(ctx context.Context, client *http.Client, action, samlResponse, relayState string) (Result, error) {
-	return complete(ctx, client, s.base, action, samlResponse, relayState)
-}
-
 // StartShibboleth runs Shibboleth SP 3 (shibd -F plus apache2 -DFOREGROUND
 // with mod_shib and mod_cgi, prefork) on 127.0.0.1 with a configuration of
 // its own in a fresh directory: absolute paths everywhere, its own shibd
@@ -82,25 +54,12 @@ func (s *shibboleth) Complete(ctx context.Context, client *http.Client, action, 
 // test (fails it when GATEHOUSE_REQUIRE_PEERS is set).
 func StartShibboleth(t testing.TB, o SPOptions) SP {
 	t.Helper()
-	requireAvailable(t, NameShibboleth)
-	sp, err := startShibboleth(t, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sp
+	return start(t, NameShibboleth, o, startShibboleth)
 }
 
 type shibAttr struct{ Name, ID string }
 
-func startShibboleth(t testing.TB, o SPOptions) (*shibboleth, error) {
-	o, err := o.normalized()
-	if err != nil {
-		return nil, err
-	}
-	idp, err := parseIdPMetadata(o.IdPMetadata)
-	if err != nil {
-		return nil, err
-	}
+func startShibboleth(t testing.TB, o SPOptions, idp idpInfo) (*server, error) {
 	// Not t.TempDir: Apache's workers (www-data) must traverse the path.
 	root, err := os.MkdirTemp("", "speers-shibboleth-")
 	if err != nil {
@@ -155,15 +114,11 @@ func startShibboleth(t testing.TB, o SPOptions) (*shibboleth, error) {
 		return nil, fmt.Errorf("speers: write IdP metadata: %w", err)
 	}
 
-	s := &shibboleth{}
+	s := &server{name: NameShibboleth, entityPath: "/shibboleth", loginPath: "/secure/whoami", acsPath: "/Shibboleth.sso/SAML2/POST"}
 	launch := func(port int) error {
-		s.base = "http://127.0.0.1:" + strconv.Itoa(port)
-		s.entityID = s.base + "/shibboleth"
-		var err error
-		if s.keys, err = newSPKeys(root, s.entityID, o.EncryptAssertions); err != nil {
+		if err := s.setup(root, port, o); err != nil {
 			return err
 		}
-		s.metadata = spMetadata(s.entityID, s.ACSURL(), s.keys, o.SignAuthnRequests)
 		data := map[string]any{
 			"Root":             root,
 			"Port":             port,
@@ -185,42 +140,43 @@ func startShibboleth(t testing.TB, o SPOptions) (*shibboleth, error) {
 				return err
 			}
 		}
-		shibd := exec.Command(shibdBin, "-F", "-f", "-c", filepath.Join(root, "shibboleth2.xml"), "-p", filepath.Join(root, "run", "shibd.pid"))
-		shibd.Dir = root
 		shibdLog := filepath.Join(root, "shibd.log")
-		sp, err := startProcess(t, "shibd", shibd, shibdLog)
+		shibd, err := testpeer.Start(t, testpeer.Command{
+			Name:     "shibd",
+			Path:     shibdBin,
+			Args:     []string{"-F", "-f", "-c", filepath.Join(root, "shibboleth2.xml"), "-p", filepath.Join(root, "run", "shibd.pid")},
+			Dir:      root,
+			LogFiles: []string{shibdLog},
+		})
 		if err != nil {
 			return err
 		}
 		// Wait for shibd to say it listens, rather than probing its socket:
 		// a connection while shibd is still loading its configuration can
 		// crash it (heap corruption seen with 3.4.1).
-		if err := sp.waitFor("shibd listener", func(context.Context) error {
-			b, err := os.ReadFile(shibdLog)
-			if err != nil || !bytes.Contains(b, []byte("listener service starting")) {
-				return errors.New("shibd has not started its listener yet")
-			}
-			return nil
-		}); err != nil {
+		if err := shibd.WaitFile(shibdLog, []byte("listener service starting")); err != nil {
 			return err
 		}
-		apache := exec.Command(apacheBin, "-f", filepath.Join(root, "httpd.conf"), "-DFOREGROUND")
-		apache.Dir = root
-		ap, err := startProcess(t, "apache2", apache)
+		apache, err := testpeer.Start(t, testpeer.Command{
+			Name: "apache2",
+			Path: apacheBin,
+			Args: []string{"-f", filepath.Join(root, "httpd.conf"), "-DFOREGROUND"},
+			Dir:  root,
+		})
 		if err != nil {
-			sp.stop()
+			shibd.Stop()
 			return err
 		}
 		// The Status handler answers once mod_shib reaches shibd; it names the
 		// application's entity ID (and so this port's SP).
-		if err := ap.waitReady(s.base+"/Shibboleth.sso/Status", []byte(s.entityID)); err != nil {
-			ap.stop()
-			sp.stop()
+		if _, err := apache.WaitHTTP(s.base+"/Shibboleth.sso/Status", []byte(s.entityID)); err != nil {
+			apache.Stop()
+			shibd.Stop()
 			return err
 		}
 		return nil
 	}
-	if err := onFreePort(launch); err != nil {
+	if err := testpeer.OnFreePort(launch); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -10,13 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 // SP names accepted by Available and returned by SP.Name.
@@ -29,7 +29,7 @@ const (
 // RequirePeersEnv names the environment variable that turns a missing SP
 // from a skipped test into a failed one (CI sets it). It is the same variable
 // internal/peers reads.
-const RequirePeersEnv = "GATEHOUSE_REQUIRE_PEERS"
+const RequirePeersEnv = testpeer.RequirePeersEnv
 
 // NameID formats.
 const (
@@ -195,33 +195,18 @@ type Result struct {
 func Available(name string) (bool, string) {
 	switch name {
 	case NameShibboleth:
-		return checkInstalled(shibInstallHint, shibdBin, apacheBin, modShib, modCGI, modPrefork, pythonBin,
+		return testpeer.Installed(shibInstallHint, shibdBin, apacheBin, modShib, modCGI, modPrefork, testpeer.PythonBin,
 			"/etc/shibboleth/protocols.xml", "/etc/shibboleth/security-policy.xml")
 	case NameNodeSAML:
-		return checkInstalled(nodeInstallHint, "node", filepath.Join(nodeDir(), "node_modules", "@node-saml", "node-saml", "package.json"),
+		return testpeer.Installed(nodeInstallHint, "node", filepath.Join(nodeDir(), "node_modules", "@node-saml", "node-saml", "package.json"),
 			filepath.Join(nodeDir(), "node_modules", "@xmldom", "xmldom", "package.json"))
 	case NamePySAML2:
-		return checkInstalled(pysaml2InstallHint, pythonBin, xmlsecBin, "/usr/lib/python3/dist-packages/saml2/client.py")
+		return testpeer.Installed(pysaml2InstallHint, testpeer.PythonBin, testpeer.XMLSecBin, "/usr/lib/python3/dist-packages/saml2/client.py")
 	case "xmlsec1":
-		return checkInstalled("apt-get install xmlsec1", xmlsecBin)
+		return testpeer.Installed("apt-get install xmlsec1", testpeer.XMLSecBin)
 	default:
 		return false, fmt.Sprintf("unknown SP %q", name)
 	}
-}
-
-func checkInstalled(hint string, paths ...string) (bool, string) {
-	for _, p := range paths {
-		if strings.HasPrefix(p, "/") {
-			if _, err := os.Stat(p); err != nil {
-				return false, fmt.Sprintf("%s missing: %s", p, hint)
-			}
-			continue
-		}
-		if _, err := exec.LookPath(p); err != nil {
-			return false, fmt.Sprintf("%s not in PATH: %s", p, hint)
-		}
-	}
-	return true, hint
 }
 
 // requireAvailable skips t when the SP is missing, or fails it when
@@ -229,13 +214,7 @@ func checkInstalled(hint string, paths ...string) (bool, string) {
 func requireAvailable(t testing.TB, name string) {
 	t.Helper()
 	ok, hint := Available(name)
-	if ok {
-		return
-	}
-	if os.Getenv(RequirePeersEnv) != "" {
-		t.Fatalf("SP %s is required (%s is set) but not installed: %s", name, RequirePeersEnv, hint)
-	}
-	t.Skipf("SP %s not installed: %s", name, hint)
+	testpeer.Require(t, "SP "+name, ok, hint)
 }
 
 // packageDir is this source directory, where the node app lives.

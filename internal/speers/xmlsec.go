@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 )
 
 const (
@@ -65,7 +67,7 @@ func XMLSecVerify(t testing.TB, responseXML []byte, certPEM []byte) error {
 	}
 	for i := 1; i <= n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		out, err := exec.CommandContext(ctx, xmlsecBin, "--verify",
+		out, err := exec.CommandContext(ctx, testpeer.XMLSecBin, "--verify",
 			"--pubkey-cert-pem", cert,
 			"--enabled-reference-uris", "same-doc",
 			"--id-attr:ID", nsAssertion+":Assertion",

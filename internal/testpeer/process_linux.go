@@ -1,4 +1,4 @@
-package peers
+package testpeer
 
 import (
 	"os"
@@ -6,8 +6,8 @@ import (
 )
 
 // sysProcAttr puts the peer in a process group of its own, so that stopping
-// it reaches any children, and kills it if the test binary dies without
-// cleaning up.
+// it reaches its children (Apache's workers, CGI scripts), and kills it if
+// the test binary dies without cleaning up.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

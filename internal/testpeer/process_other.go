@@ -1,6 +1,6 @@
 //go:build !linux
 
-package speers
+package testpeer
 
 import (
 	"os"
