@@ -141,7 +141,7 @@ func runKeysActivate(args []string, stdout, stderr io.Writer) error {
 	_, cur := ring.Current()
 	fmt.Fprintf(stdout, "Activated the next signing key (%s, SHA-256 %s): it signs from now on.\n",
 		keys.Algorithm(cur.PublicKey), keys.Fingerprint(cur))
-	fmt.Fprintln(stdout, "The old key is kept as the previous key and no longer published.")
+	fmt.Fprintf(stdout, "The old key stays published for %s (responses it signed are still in flight), then only the new key is.\n", keys.DefaultPreviousGrace)
 	fmt.Fprintln(stdout, "Running gateways pick the change up at their next key reload.")
 	fmt.Fprintln(stdout)
 	printKeys(stdout, ring)

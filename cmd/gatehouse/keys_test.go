@@ -90,12 +90,14 @@ func TestKeysRotateActivateList(t *testing.T) {
 	assert.True(t, changed)
 	_, cur := server.Current()
 	assert.True(t, cur.Equal(published[1]))
-	assert.Len(t, server.PublishedCertificates(), 1)
+	published = server.PublishedCertificates()
+	require.Len(t, published, 2, "the old key stays published for the grace period")
+	assert.True(t, published[1].Equal(first))
 
 	rows = listLines(t, stdout[strings.Index(stdout, "ROLE"):])
 	require.Len(t, rows, 2)
 	assert.Equal(t, []string{"current", "RSA-2048", "yes"}, rows[0][:3])
-	assert.Equal(t, []string{"previous", "RSA-2048", "no"}, rows[1][:3])
+	assert.Equal(t, []string{"previous", "RSA-2048", "yes"}, rows[1][:3])
 	assert.Equal(t, keys.Fingerprint(first), rows[1][4])
 
 	_, _, err = runCLI(t, ctx, "keys", "activate", "--config", path)

@@ -484,8 +484,8 @@ func TestIdPKeyRotation(t *testing.T) {
 	assert.Positive(t, byKey[nextFP], "the next key signed")
 	assert.Len(t, byKey, 2)
 
-	// The old key is no longer published.
+	// The old key stays published, after the new one, for the grace period.
 	served, err := h.servedIdPMetadata(http.DefaultClient)
 	require.NoError(t, err)
-	assert.Equal(t, string(h.buildIdPMetadata(t, []*x509.Certificate{nextCert})), string(served))
+	assert.Equal(t, string(h.buildIdPMetadata(t, []*x509.Certificate{nextCert, oldCert})), string(served))
 }

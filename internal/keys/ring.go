@@ -46,11 +46,25 @@ const DefaultValidity = 10 * 365 * 24 * time.Hour
 // DefaultWatchInterval is the Watch period when none is given.
 const DefaultWatchInterval = 30 * time.Second
 
+// DefaultPreviousGrace is how long the previous certificate stays published
+// after an activation when RingOptions.PreviousGrace is zero. After
+// `gatehouse keys activate`, a server that has not reloaded yet goes on
+// signing with the old key for up to DefaultWatchInterval (30 s); what it
+// signs stays valid for the IdP's assertion lifetime (5 minutes) plus the
+// clock skew the relying party allows (commonly up to a few minutes). A
+// relying party that refreshes its metadata in that window must still find
+// the old certificate there, or it rejects a response the gateway signed
+// correctly. Fifteen minutes covers 30 s + 5 min + skew with room to spare,
+// and is short enough that a retired key does not linger in metadata.
+const DefaultPreviousGrace = 15 * time.Minute
+
 // Role is the place of a key in a Ring.
 type Role string
 
 // The roles of ring keys. Only current signs; current and next are
-// published; previous is kept for reference only.
+// published; previous is published for the grace period after the
+// activation that retired it (RingOptions.PreviousGrace), then kept for
+// reference only. Previous never signs.
 const (
 	RoleCurrent  Role = "current"
 	RoleNext     Role = "next"
@@ -87,7 +101,14 @@ type RingOptions struct {
 	CommonName string
 	// Validity of generated certificates; zero means DefaultValidity.
 	Validity time.Duration
-	// Now is the clock for certificate dates; nil means time.Now.
+	// PreviousGrace is how long the previous certificate stays published
+	// after the activation that made it previous, measured from the
+	// activation time the activating process recorded in the folder; zero
+	// means DefaultPreviousGrace (see there for why), negative is invalid.
+	// Each process applies its own value to the recorded time.
+	PreviousGrace time.Duration
+	// Now is the clock for certificate dates, activation times and the
+	// grace period; nil means time.Now.
 	Now func() time.Time
 	// Logger receives Watch's reload failures; nil discards them.
 	Logger *slog.Logger
@@ -99,6 +120,13 @@ type KeyInfo struct {
 	Algorithm   string // e.g. "RSA-2048", "ECDSA-P256"
 	Fingerprint string // SHA-256 of the certificate, as Fingerprint returns it
 	Certificate *x509.Certificate
+	// Published reports whether PublishedCertificates lists the key now:
+	// always for current and next, for previous until PublishedUntil.
+	Published bool
+	// PublishedUntil is, for the previous key, the end of its grace period
+	// (activation time + PreviousGrace); zero for the other roles and for a
+	// previous key without an activation record, which is not published.
+	PublishedUntil time.Time
 }
 
 // Ring is a signing key with its rollover successor, kept in a folder and
@@ -109,6 +137,7 @@ type Ring struct {
 	alg       string
 	cn        string
 	validity  time.Duration
+	grace     time.Duration
 	now       func() time.Time
 	log       *slog.Logger
 
@@ -118,9 +147,17 @@ type Ring struct {
 
 // snapshot is one immutable, consistent view of the ring.
 type snapshot struct {
-	pairs     [len(roles)]*Pair // by role index; current is never nil
-	published []*x509.Certificate
-	digest    [sha256.Size]byte // of the files it was parsed from
+	pairs     [len(roles)]*Pair   // by role index; current is never nil
+	published []*x509.Certificate // current, then next if any
+	// previousUntil is the end of the previous key's grace period; zero
+	// when there is no previous key or no activation record for it.
+	previousUntil time.Time
+	digest        [sha256.Size]byte // of the files it was parsed from
+}
+
+// previousPublished reports whether the previous key is published at now.
+func (s *snapshot) previousPublished(now time.Time) bool {
+	return s.pairs[2] != nil && now.Before(s.previousUntil)
 }
 
 // OpenRing opens the ring NAME in dir, generating the current key (and the
@@ -138,12 +175,16 @@ func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
 	if opts.Validity < 0 {
 		return nil, fmt.Errorf("%w: negative validity", ErrInvalidOptions)
 	}
+	if opts.PreviousGrace < 0 {
+		return nil, fmt.Errorf("%w: negative previous-key grace period", ErrInvalidOptions)
+	}
 	r := &Ring{
 		dir:      dir,
 		name:     name,
 		alg:      opts.Algorithm,
 		cn:       opts.CommonName,
 		validity: opts.Validity,
+		grace:    opts.PreviousGrace,
 		now:      opts.Now,
 		log:      opts.Logger,
 	}
@@ -152,6 +193,9 @@ func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
 	}
 	if r.validity == 0 {
 		r.validity = DefaultValidity
+	}
+	if r.grace == 0 {
+		r.grace = DefaultPreviousGrace
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -200,10 +244,19 @@ func (r *Ring) Current() (crypto.Signer, *x509.Certificate) {
 }
 
 // PublishedCertificates returns the certificates to publish in metadata:
-// the current one, then the next one if a rotation is under way. The slice
-// is the caller's; the certificates must not be modified.
+// the current one, then the next one if a rotation is under way, then the
+// previous one while its grace period after the activation lasts. The
+// result depends on the clock as well as on the files: call it for each
+// metadata document rather than caching it. The slice is the caller's; the
+// certificates must not be modified.
 func (r *Ring) PublishedCertificates() []*x509.Certificate {
-	return append([]*x509.Certificate(nil), r.snap.Load().published...)
+	s := r.snap.Load()
+	out := make([]*x509.Certificate, 0, len(roles))
+	out = append(out, s.published...)
+	if s.previousPublished(r.now()) {
+		out = append(out, s.pairs[2].Certificate)
+	}
+	return out
 }
 
 // SigningKey is Current in the context-first shape of a key source.
@@ -225,20 +278,27 @@ func (r *Ring) Certificates(ctx context.Context) ([]*x509.Certificate, error) {
 }
 
 // Keys describes every key of the ring: current, then next and previous
-// when they exist.
+// when they exist, with whether each is published now.
 func (r *Ring) Keys() []KeyInfo {
 	s := r.snap.Load()
+	now := r.now()
 	var out []KeyInfo
 	for i, p := range s.pairs {
 		if p == nil {
 			continue
 		}
-		out = append(out, KeyInfo{
+		k := KeyInfo{
 			Role:        roles[i],
 			Algorithm:   Algorithm(p.Certificate.PublicKey),
 			Fingerprint: Fingerprint(p.Certificate),
 			Certificate: p.Certificate,
-		})
+			Published:   true,
+		}
+		if roles[i] == RolePrevious {
+			k.Published = s.previousPublished(now)
+			k.PublishedUntil = s.previousUntil
+		}
+		out = append(out, k)
 	}
 	return out
 }
@@ -352,8 +412,11 @@ func (r *Ring) Rotate() (*x509.Certificate, error) {
 }
 
 // Activate makes the next key current and keeps the current one as the
-// previous key, which is no longer published. It fails with ErrNoNextKey
-// when there is no next key, and finishes an interrupted activation.
+// previous key, which stays published for the grace period
+// (RingOptions.PreviousGrace) from now, the activation time recorded with
+// the activation, and is then no longer published. It fails with
+// ErrNoNextKey when there is no next key, and finishes an interrupted
+// activation with the time that activation recorded.
 func (r *Ring) Activate() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -385,7 +448,12 @@ func (r *Ring) Activate() error {
 	if s.pairs[1] == nil {
 		return ErrNoNextKey
 	}
-	if err := r.renames(1, s.pairs[1].Certificate); err != nil {
+	journal := activation{
+		activated: Fingerprint(s.pairs[1].Certificate),
+		at:        r.now(),
+		previous:  Fingerprint(s.pairs[0].Certificate),
+	}.marshal()
+	if err := r.renames(1, journal); err != nil {
 		return err
 	}
 	_, err = r.reparse()
@@ -449,21 +517,28 @@ func (r *Ring) initLocked() (ringFiles, error) {
 // repair finishes an interrupted activation, or removes the key of an
 // interrupted rotation (written but never published nor used), and
 // returns the files as they are then. The caller holds the exclusive lock.
-func (r *Ring) repair(st ringFiles) (ringFiles, error) {
+func (r *Ring) repair(st ringFiles) (_ ringFiles, err error) {
 	switch step := st.activationStep(); {
 	case step != 0:
 		r.log.Warn("finishing an interrupted key activation", "ring", r.name, "step", step)
-		if err := r.renames(step, nil); err != nil {
+		if err := r.renames(step, st.journal); err != nil {
 			return ringFiles{}, err
 		}
 	case st.journal != nil:
 		// The activation stopped before its first rename or after its
-		// last, and the keys are consistent: the journal is stale. With
-		// damaged keys it stays, and parse reports the damage.
+		// last, and the keys are consistent. With damaged keys the journal
+		// stays, and parse reports the damage.
 		if _, err := r.parse(st); err != nil && !st.interruptedRotation() {
 			return st, nil
 		}
-		if err := removeSynced(r.journalPath()); err != nil {
+		if st.journalNames(st.crt[0]) {
+			// After its last rename: only the record is left to do.
+			err = r.closeJournal(st.journal)
+		} else {
+			// Before its first rename: nothing happened.
+			err = removeSynced(r.journalPath())
+		}
+		if err != nil {
 			return ringFiles{}, err
 		}
 		if !st.interruptedRotation() {
@@ -485,11 +560,12 @@ func (r *Ring) repair(st ringFiles) (ringFiles, error) {
 }
 
 // renames performs the renames of an activation from step (1 to 4) on:
-// current becomes previous, then next becomes current, between writing and
-// removing the journal. The caller holds the exclusive lock.
-func (r *Ring) renames(step int, next *x509.Certificate) error {
+// current becomes previous, then next becomes current, between writing the
+// journal (at step 1) and turning it into the activation record. The
+// caller holds the exclusive lock.
+func (r *Ring) renames(step int, journal []byte) error {
 	if step == 1 {
-		if err := writeAtomic(r.journalPath(), []byte(Fingerprint(next)+"\n")); err != nil {
+		if err := writeAtomic(r.journalPath(), journal); err != nil {
 			return err
 		}
 		if err := syncDir(r.dir); err != nil {
@@ -510,7 +586,25 @@ func (r *Ring) renames(step int, next *x509.Certificate) error {
 	if err := syncDir(r.dir); err != nil {
 		return err
 	}
-	return removeSynced(r.journalPath())
+	return r.closeJournal(journal)
+}
+
+// closeJournal ends an activation whose renames are all done: the journal
+// becomes the activation record by one rename, so the activation is
+// finished exactly when its time is recorded. A journal without an
+// activation time (written by a version without the grace period) is
+// removed instead, and the previous key is then not published. The caller
+// holds the exclusive lock.
+func (r *Ring) closeJournal(journal []byte) error {
+	if _, err := parseActivation(journal); err != nil {
+		r.log.Warn("the activation journal records no activation time; the previous key is not published",
+			"ring", r.name, "err", err)
+		return removeSynced(r.journalPath())
+	}
+	if err := os.Rename(r.journalPath(), r.recordPath()); err != nil {
+		return fmt.Errorf("keys: activating: %w", err)
+	}
+	return syncDir(r.dir)
 }
 
 // removeSynced removes a file and flushes its folder.
@@ -523,18 +617,26 @@ func removeSynced(path string) error {
 
 func (r *Ring) journalPath() string { return filepath.Join(r.dir, r.name+".activating") }
 
+func (r *Ring) recordPath() string { return filepath.Join(r.dir, r.name+".activated") }
+
 func (r *Ring) path(role Role, ext string) string {
 	return filepath.Join(r.dir, r.name+"."+string(role)+"."+ext)
 }
 
-// ringFiles holds the raw contents of the six ring files and of the
-// activation journal; nil means absent.
+// ringFiles holds the raw contents of the six ring files, of the
+// activation journal and of the activation record; nil means absent.
 type ringFiles struct {
 	key, crt [len(roles)][]byte
 	// journal is NAME.activating, written before an activation's first
-	// rename and removed after its last: the SHA-256 fingerprint of the
-	// certificate being activated.
+	// rename and renamed to NAME.activated after its last: an activation
+	// (see activation.marshal) whose first line is the SHA-256 fingerprint
+	// of the certificate being activated. A journal written before the
+	// grace period existed holds that line only.
 	journal []byte
+	// record is NAME.activated, the journal of the last activation that
+	// finished: when the current key was activated and which key it
+	// retired. Its time starts the previous key's grace period.
+	record []byte
 }
 
 func (f ringFiles) has(i int) (key, crt bool) { return f.key[i] != nil, f.crt[i] != nil }
@@ -571,14 +673,19 @@ func (f ringFiles) activationStep() int {
 	return 0
 }
 
-// journalNames reports whether the journal names the PEM certificate.
+// journalNames reports whether the journal's first line names the PEM
+// certificate.
 func (f ringFiles) journalNames(certPEM []byte) bool {
+	if f.journal == nil {
+		return false
+	}
 	b, _ := pem.Decode(certPEM)
 	if b == nil {
 		return false
 	}
 	c, err := x509.ParseCertificate(b.Bytes)
-	return err == nil && strings.TrimSpace(string(f.journal)) == Fingerprint(c)
+	first, _, _ := strings.Cut(string(f.journal), "\n")
+	return err == nil && strings.TrimSpace(first) == Fingerprint(c)
 }
 
 // matches reports whether the key and the certificate parse and belong
@@ -603,7 +710,7 @@ func (f ringFiles) interruptedRotation() bool {
 func (f ringFiles) digest() [sha256.Size]byte {
 	h := sha256.New()
 	var n [9]byte
-	for _, b := range [...][]byte{f.key[0], f.crt[0], f.key[1], f.crt[1], f.key[2], f.crt[2]} {
+	for _, b := range [...][]byte{f.key[0], f.crt[0], f.key[1], f.crt[1], f.key[2], f.crt[2], f.journal, f.record} {
 		n[0] = 0
 		if b != nil {
 			n[0] = 1
@@ -646,12 +753,20 @@ func (r *Ring) read() (ringFiles, error) {
 			}
 		}
 	}
-	b, err := os.ReadFile(r.journalPath())
-	switch {
-	case err == nil:
-		f.journal = b
-	case !errors.Is(err, fs.ErrNotExist):
-		return ringFiles{}, fmt.Errorf("keys: %w", err)
+	for _, x := range [...]struct {
+		path string
+		dst  *[]byte
+	}{{r.journalPath(), &f.journal}, {r.recordPath(), &f.record}} {
+		b, err := os.ReadFile(x.path)
+		switch {
+		case err == nil:
+			if b == nil {
+				b = []byte{}
+			}
+			*x.dst = b
+		case !errors.Is(err, fs.ErrNotExist):
+			return ringFiles{}, fmt.Errorf("keys: %w", err)
+		}
 	}
 	return f, nil
 }
@@ -694,7 +809,100 @@ func (r *Ring) parse(f ringFiles) (*snapshot, error) {
 	if n := s.pairs[1]; n != nil {
 		s.published = append(s.published, n.Certificate)
 	}
+	at, ok, err := r.activationTime(f, s)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		s.previousUntil = at.Add(r.grace)
+	}
 	return s, nil
+}
+
+// activationTime returns the time of the activation that made the
+// snapshot's current key current and its previous key previous: from the
+// activation record, or from the journal of an activation that stopped
+// after its last rename. ok is false when neither names these two keys
+// (no previous key, a record of an older activation, keys replaced by
+// hand): the previous key is then not published. A record that does not
+// parse is damage.
+func (r *Ring) activationTime(f ringFiles, s *snapshot) (at time.Time, ok bool, err error) {
+	var rec activation
+	if f.record != nil {
+		if rec, err = parseActivation(f.record); err != nil {
+			return time.Time{}, false, fmt.Errorf("%w: %s: %w (removing it stops publishing the previous key)", ErrCorrupt, r.recordPath(), err)
+		}
+	}
+	prev := s.pairs[2]
+	if prev == nil {
+		return time.Time{}, false, nil
+	}
+	cur, old := Fingerprint(s.pairs[0].Certificate), Fingerprint(prev.Certificate)
+	if f.record != nil && rec.activated == cur && rec.previous == old {
+		return rec.at, true, nil
+	}
+	if f.journal != nil {
+		if j, err := parseActivation(f.journal); err == nil && j.activated == cur && j.previous == old {
+			return j.at, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
+
+// activation is the content of the activation journal and record: three
+// lines, the fingerprint of the certificate activated, the activation time
+// (RFC 3339, UTC) and the fingerprint of the certificate it retired.
+type activation struct {
+	activated string
+	at        time.Time
+	previous  string
+}
+
+// maxActivationSize bounds what parseActivation reads; a real one is under
+// 250 bytes.
+const maxActivationSize = 1024
+
+func (a activation) marshal() []byte {
+	return []byte(a.activated + "\n" + a.at.UTC().Format(time.RFC3339Nano) + "\n" + a.previous + "\n")
+}
+
+// parseActivation parses what activation.marshal wrote.
+func parseActivation(b []byte) (activation, error) {
+	if len(b) > maxActivationSize {
+		return activation{}, errors.New("activation record too large")
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) != 4 || lines[3] != "" {
+		return activation{}, errors.New("activation record: want three lines")
+	}
+	at, err := time.Parse(time.RFC3339Nano, lines[1])
+	if err != nil {
+		return activation{}, fmt.Errorf("activation record: time: %w", err)
+	}
+	for _, fp := range [...]string{lines[0], lines[2]} {
+		if !isFingerprint(fp) {
+			return activation{}, fmt.Errorf("activation record: %q is not a SHA-256 fingerprint", fp)
+		}
+	}
+	return activation{activated: lines[0], at: at, previous: lines[2]}, nil
+}
+
+// isFingerprint reports whether s has the form Fingerprint returns.
+func isFingerprint(s string) bool {
+	if len(s) != sha256.Size*3-1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // generators are the algorithms a Ring generates: the two RingOptions

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +34,27 @@ var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 // ecOpts keeps the tests fast: ECDSA keys generate in microseconds.
 func ecOpts() RingOptions {
 	return RingOptions{Algorithm: AlgorithmECDSAP256, CommonName: "Gatehouse IdP", Now: func() time.Time { return testNow }}
+}
+
+// testClock is a settable clock, safe for concurrent use; each ring (each
+// simulated process) may have its own.
+type testClock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.Set(t)
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *testClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// clockOpts is ecOpts on the given clock.
+func clockOpts(c *testClock) RingOptions {
+	o := ecOpts()
+	o.Now = c.Now
+	return o
 }
 
 func openRing(t *testing.T, dir string, opts RingOptions) *Ring {
@@ -109,7 +131,8 @@ func TestRingFirstOpenGenerates(t *testing.T) {
 
 func TestRingRotateAndActivate(t *testing.T) {
 	dir := t.TempDir()
-	r := openRing(t, dir, ecOpts())
+	clock := newClock(testNow)
+	r := openRing(t, dir, clockOpts(clock))
 	s0, c0 := r.Current()
 
 	next, err := r.Rotate()
@@ -133,7 +156,9 @@ func TestRingRotateAndActivate(t *testing.T) {
 	s1, c1 := r.Current()
 	assert.True(t, c1.Equal(next), "activate makes next current")
 	requireConsistent(t, s1, c1)
-	assert.Equal(t, []*x509.Certificate{c1}, r.PublishedCertificates(), "previous is not published")
+	assert.Equal(t, []*x509.Certificate{c1, c0}, r.PublishedCertificates(), "previous is published during the grace period")
+	clock.Advance(DefaultPreviousGrace)
+	assert.Equal(t, []*x509.Certificate{c1}, r.PublishedCertificates(), "then no longer")
 	assert.False(t, exists(t, ringFile(dir, RoleNext, "key")))
 	assert.False(t, exists(t, ringFile(dir, RoleNext, "crt")))
 
@@ -205,7 +230,7 @@ func TestRingOtherProcessView(t *testing.T) {
 	s, c := server.Current()
 	assert.True(t, c.Equal(next))
 	requireConsistent(t, s, c)
-	assert.Len(t, server.PublishedCertificates(), 1)
+	assert.Equal(t, []*x509.Certificate{c, c0}, server.PublishedCertificates(), "previous during its grace period")
 
 	// The server's view rotates too; the CLI's stale view is refreshed by the
 	// lock-held re-read, so it refuses a second rotation.
@@ -245,7 +270,7 @@ func TestRingConcurrentReaders(t *testing.T) {
 			report(err)
 			return
 		}
-		if len(certs) < 1 || len(certs) > 2 {
+		if len(certs) < 1 || len(certs) > 3 {
 			report(errors.New("wrong number of published certificates"))
 		}
 	}
@@ -339,6 +364,10 @@ func TestOpenRingInvalidOptions(t *testing.T) {
 	opts.Validity = -time.Hour
 	_, err = OpenRing(dir, "idp-signing", opts)
 	require.ErrorIs(t, err, ErrInvalidOptions)
+	opts = ecOpts()
+	opts.PreviousGrace = -time.Second
+	_, err = OpenRing(dir, "idp-signing", opts)
+	require.ErrorIs(t, err, ErrInvalidOptions)
 	_, err = OpenRing(dir, "idp-signing.v2", ecOpts()) // positive control
 	require.NoError(t, err)
 }
@@ -395,6 +424,14 @@ func TestRingCorruptFiles(t *testing.T) {
 			require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "key"), weakKeyPEM, 0o600))
 			require.NoError(t, os.WriteFile(ringFile(dir, RoleNext, "crt"), pemOf(t, "CERTIFICATE", weakCert), 0o600))
 		}, "shorter than 2048 bits"},
+		{"activation record garbage", func(t *testing.T, dir string) {
+			require.NoError(t, os.WriteFile(recordFile(dir), []byte("junk\n"), 0o600))
+		}, "activation record"},
+		{"activation record time damaged", func(t *testing.T, dir string) {
+			b, err := os.ReadFile(recordFile(dir))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(recordFile(dir), bytes.Replace(b, []byte("T12:"), []byte("T1x:"), 1), 0o600))
+		}, "activation record: time"},
 		{"current key deleted by hand", func(t *testing.T, dir string) {
 			// Not an interrupted activation: previous.key does not belong
 			// to current.crt.
@@ -439,11 +476,20 @@ func TestRingCorruptFiles(t *testing.T) {
 	}
 }
 
+// journalFor is the activation journal Activate writes: the certificate
+// activated, the time, the certificate retired.
+func journalFor(next *x509.Certificate, at time.Time, cur *x509.Certificate) []byte {
+	return []byte(Fingerprint(next) + "\n" + at.UTC().Format(time.RFC3339Nano) + "\n" + Fingerprint(cur) + "\n")
+}
+
+func journalFile(dir string) string { return filepath.Join(dir, "idp-signing.activating") }
+func recordFile(dir string) string  { return filepath.Join(dir, "idp-signing.activated") }
+
 // interruptActivation does what Activate does up to its done-th rename
-// (0 to 4) and stops, as a crashed process would.
-func interruptActivation(t *testing.T, dir string, next *x509.Certificate, done int) {
+// (0 to 4) and stops, as a crashed process would, with the given journal.
+func interruptActivation(t *testing.T, dir string, journal []byte, done int) {
 	t.Helper()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp-signing.activating"), []byte(Fingerprint(next)+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(journalFile(dir), journal, 0o600))
 	steps := [][2]string{
 		{ringFile(dir, RoleCurrent, "key"), ringFile(dir, RolePrevious, "key")},
 		{ringFile(dir, RoleCurrent, "crt"), ringFile(dir, RolePrevious, "crt")},
@@ -456,26 +502,30 @@ func interruptActivation(t *testing.T, dir string, next *x509.Certificate, done 
 }
 
 // TestRingInterruptedActivation stops an activation after each of its
-// renames. Reload fails closed; Open and Activate finish it.
+// renames. Reload fails closed; Open and Activate finish it, with the
+// activation time the journal recorded, not the finisher's clock.
 func TestRingInterruptedActivation(t *testing.T) {
+	crashedAt := testNow.Add(time.Hour)
 	for done := 1; done <= 3; done++ {
 		for _, finisher := range []string{"open", "activate"} {
 			t.Run(fmt.Sprintf("%d renames then %s", done, finisher), func(t *testing.T) {
 				dir := t.TempDir()
-				r := openRing(t, dir, ecOpts())
+				clock := newClock(testNow)
+				r := openRing(t, dir, clockOpts(clock))
 				_, c0 := r.Current()
 				next, err := r.Rotate()
 				require.NoError(t, err)
 				_, inUse := r.Current()
-				interruptActivation(t, dir, next, done)
+				interruptActivation(t, dir, journalFor(next, crashedAt, c0), done)
 
 				_, err = r.Reload()
 				require.ErrorIs(t, err, ErrInterruptedActivation)
 				_, c := r.Current()
 				assert.True(t, c == inUse, "keys in use are kept")
 
+				clock.Set(crashedAt.Add(5 * time.Minute)) // finished later
 				if finisher == "open" {
-					r = openRing(t, dir, ecOpts())
+					r = openRing(t, dir, clockOpts(clock))
 				} else {
 					require.NoError(t, r.Activate())
 				}
@@ -485,39 +535,119 @@ func TestRingInterruptedActivation(t *testing.T) {
 				keys := r.Keys()
 				require.Len(t, keys, 2)
 				assert.True(t, keys[1].Certificate.Equal(c0))
+				assert.True(t, keys[1].Published)
+				assert.Equal(t, crashedAt.Add(DefaultPreviousGrace), keys[1].PublishedUntil, "the journal's time, not the finisher's")
+				assert.Equal(t, []*x509.Certificate{c, c0}, r.PublishedCertificates())
+				clock.Set(crashedAt.Add(DefaultPreviousGrace))
+				assert.Equal(t, []*x509.Certificate{c}, r.PublishedCertificates())
+
 				require.ErrorIs(t, r.Activate(), ErrNoNextKey, "activated once only")
-				assert.False(t, exists(t, filepath.Join(dir, "idp-signing.activating")))
+				assert.False(t, exists(t, journalFile(dir)))
+				rec, err := os.ReadFile(recordFile(dir))
+				require.NoError(t, err)
+				assert.Equal(t, journalFor(next, crashedAt, c0), rec, "the journal became the record")
 			})
 		}
 	}
 }
 
-// TestRingStaleJournal: an activation that stopped before its first rename
-// or after its last left consistent keys; the journal is ignored by readers
-// and removed by the next writer.
-func TestRingStaleJournal(t *testing.T) {
-	for _, done := range []int{0, 4} {
+// TestRingInterruptedLegacyActivation: a journal written before the grace
+// period existed names the activated certificate only. The activation is
+// finished as before and the previous key is not published.
+func TestRingInterruptedLegacyActivation(t *testing.T) {
+	for _, done := range []int{2, 4} {
 		t.Run(fmt.Sprint(done), func(t *testing.T) {
 			dir := t.TempDir()
 			r := openRing(t, dir, ecOpts())
 			_, c0 := r.Current()
 			next, err := r.Rotate()
 			require.NoError(t, err)
-			interruptActivation(t, dir, next, done)
+			interruptActivation(t, dir, []byte(Fingerprint(next)+"\n"), done)
 
-			r2 := openRing(t, dir, ecOpts())
-			_, c := r2.Current()
-			want := map[int]*x509.Certificate{0: c0, 4: next}[done]
-			assert.True(t, c.Equal(want))
+			r = openRing(t, dir, ecOpts())
+			_, c := r.Current()
+			assert.True(t, c.Equal(next))
+			keys := r.Keys()
+			require.Len(t, keys, 2)
+			assert.True(t, keys[1].Certificate.Equal(c0))
+			assert.False(t, keys[1].Published)
+			assert.True(t, keys[1].PublishedUntil.IsZero())
+			assert.Equal(t, []*x509.Certificate{c}, r.PublishedCertificates())
+			require.ErrorIs(t, r.Activate(), ErrNoNextKey) // a writer cleans up
+			assert.False(t, exists(t, journalFile(dir)))
+			assert.False(t, exists(t, recordFile(dir)))
+		})
+	}
+}
 
+// TestRingStaleJournal: an activation that stopped before its first rename
+// left consistent keys; the journal is ignored by readers and removed by
+// the next writer, and the record of the activation before stays. One that
+// stopped after its last rename left consistent keys too; readers take the
+// activation time from the journal, and the next writer turns it into the
+// record.
+func TestRingStaleJournal(t *testing.T) {
+	firstAt, crashedAt := testNow, testNow.Add(5*time.Minute)
+	for _, done := range []int{0, 4} {
+		t.Run(fmt.Sprint(done), func(t *testing.T) {
+			dir := t.TempDir()
+			clock := newClock(firstAt)
+			r := openRing(t, dir, clockOpts(clock))
+			_, c0 := r.Current()
+			_, err := r.Rotate()
+			require.NoError(t, err)
+			require.NoError(t, r.Activate())
+			_, c1 := r.Current()
+			firstRecord, err := os.ReadFile(recordFile(dir))
+			require.NoError(t, err)
+			next, err := r.Rotate() // during the first grace period
+			require.NoError(t, err)
+			interruptActivation(t, dir, journalFor(next, crashedAt, c1), done)
+			clock.Set(crashedAt.Add(time.Minute))
+
+			// A reader that does not repair.
+			changed, err := r.Reload()
+			require.NoError(t, err)
+			assert.True(t, changed)
 			if done == 0 {
+				_, c := r.Current()
+				assert.True(t, c.Equal(c1))
+				assert.Equal(t, []*x509.Certificate{c1, next, c0}, r.PublishedCertificates(), "the first activation's grace period")
+			} else {
+				_, c := r.Current()
+				assert.True(t, c.Equal(next))
+				assert.Equal(t, []*x509.Certificate{next, c1}, r.PublishedCertificates(), "the time in the journal counts")
+				assert.Equal(t, crashedAt.Add(DefaultPreviousGrace), r.Keys()[1].PublishedUntil)
+			}
+
+			r2 := openRing(t, dir, clockOpts(clock))
+			_, c := r2.Current()
+			want := map[int]*x509.Certificate{0: c1, 4: next}[done]
+			assert.True(t, c.Equal(want))
+			if done == 0 {
+				// A writer removes the journal of an activation that did
+				// not happen, and the record stays, before activating.
+				_, err := r2.Rotate()
+				require.ErrorIs(t, err, ErrNextKeyExists)
+				assert.False(t, exists(t, journalFile(dir)))
+				rec, err := os.ReadFile(recordFile(dir))
+				require.NoError(t, err)
+				assert.Equal(t, firstRecord, rec)
 				require.NoError(t, r2.Activate())
+				rec, err = os.ReadFile(recordFile(dir))
+				require.NoError(t, err)
+				assert.Equal(t, journalFor(next, clock.Now(), c1), rec)
 			} else {
 				require.ErrorIs(t, r2.Activate(), ErrNoNextKey)
+				assert.False(t, exists(t, journalFile(dir)))
+				rec, err := os.ReadFile(recordFile(dir))
+				require.NoError(t, err)
+				assert.Equal(t, journalFor(next, crashedAt, c1), rec, "the journal became the record")
+				assert.Equal(t, crashedAt.Add(DefaultPreviousGrace), r2.Keys()[1].PublishedUntil)
 			}
 			_, c = r2.Current()
 			assert.True(t, c.Equal(next))
-			assert.False(t, exists(t, filepath.Join(dir, "idp-signing.activating")))
+			assert.Equal(t, []*x509.Certificate{next, c1}, r2.PublishedCertificates())
 		})
 	}
 }
@@ -527,10 +657,11 @@ func TestRingStaleJournal(t *testing.T) {
 func TestRingMissingCurrentIsNotAnActivation(t *testing.T) {
 	dir := t.TempDir()
 	r := openRing(t, dir, ecOpts())
+	_, c0 := r.Current()
 	next, err := r.Rotate()
 	require.NoError(t, err)
-	interruptActivation(t, dir, next, 2)
-	require.NoError(t, os.Remove(filepath.Join(dir, "idp-signing.activating")))
+	interruptActivation(t, dir, journalFor(next, testNow, c0), 2)
+	require.NoError(t, os.Remove(journalFile(dir)))
 	_, err = OpenRing(dir, "idp-signing", ecOpts())
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.ErrorIs(t, r.Activate(), ErrCorrupt)
@@ -648,4 +779,248 @@ func snapshotDir(t *testing.T, dir string) map[string][]byte {
 		out[e.Name()] = bytes.Clone(b)
 	}
 	return out
+}
+
+// TestRingPreviousGrace: after an activation the previous certificate is
+// published, after the current one, until the grace period measured from
+// the activation time ends; the command line that activated and a server
+// that reloads later see the same, and neither signs with the previous key.
+func TestRingPreviousGrace(t *testing.T) {
+	activatedAt := testNow.Add(time.Hour)
+	dir := t.TempDir()
+	cliClock, serverClock := newClock(testNow), newClock(testNow)
+	cli := openRing(t, dir, clockOpts(cliClock))
+	server := openRing(t, dir, clockOpts(serverClock))
+	_, c0 := cli.Current()
+	next, err := cli.Rotate()
+	require.NoError(t, err)
+	cliClock.Set(activatedAt)
+	require.NoError(t, cli.Activate())
+	assert.True(t, exists(t, recordFile(dir)), "the activation time is recorded in the folder")
+	assert.False(t, exists(t, journalFile(dir)))
+
+	// The server reloads 10 minutes after the activation: the grace period
+	// still ends 15 minutes after the activation, not after the reload.
+	serverClock.Set(activatedAt.Add(10 * time.Minute))
+	changed, err := server.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+
+	tests := []struct {
+		after time.Duration
+		want  []*x509.Certificate
+	}{
+		{0, []*x509.Certificate{next, c0}},
+		{10 * time.Minute, []*x509.Certificate{next, c0}},
+		{DefaultPreviousGrace - time.Nanosecond, []*x509.Certificate{next, c0}},
+		{DefaultPreviousGrace, []*x509.Certificate{next}},
+		{24 * time.Hour, []*x509.Certificate{next}},
+	}
+	for _, tc := range tests {
+		for name, v := range map[string]struct {
+			r     *Ring
+			clock *testClock
+		}{"cli": {cli, cliClock}, "server": {server, serverClock}} {
+			v.clock.Set(activatedAt.Add(tc.after))
+			assert.Equal(t, tc.want, v.r.PublishedCertificates(), "%s at +%s", name, tc.after)
+			certs, err := v.r.Certificates(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, certs, "%s at +%s", name, tc.after)
+
+			keys := v.r.Keys()
+			require.Len(t, keys, 2)
+			assert.Equal(t, RoleCurrent, keys[0].Role)
+			assert.True(t, keys[0].Published)
+			assert.True(t, keys[0].PublishedUntil.IsZero())
+			assert.Equal(t, RolePrevious, keys[1].Role)
+			assert.True(t, keys[1].Certificate.Equal(c0))
+			assert.Equal(t, len(tc.want) == 2, keys[1].Published, "%s at +%s", name, tc.after)
+			assert.Equal(t, activatedAt.Add(DefaultPreviousGrace), keys[1].PublishedUntil)
+
+			s, c, err := v.r.SigningKey(context.Background())
+			require.NoError(t, err)
+			assert.True(t, c.Equal(next), "previous never signs")
+			requireConsistent(t, s, c)
+		}
+	}
+
+	// Processes started later read the same activation time.
+	for _, tc := range tests {
+		late := openRing(t, dir, clockOpts(newClock(activatedAt.Add(tc.after))))
+		assert.Equal(t, tc.want, late.PublishedCertificates(), "opened at +%s", tc.after)
+	}
+}
+
+// TestRingPreviousGraceOption: each process applies its own grace period
+// to the recorded activation time.
+func TestRingPreviousGraceOption(t *testing.T) {
+	dir := t.TempDir()
+	clock := newClock(testNow)
+	cli := openRing(t, dir, clockOpts(clock))
+	opts := clockOpts(clock)
+	opts.PreviousGrace = 2 * time.Minute
+	server := openRing(t, dir, opts)
+	_, c0 := cli.Current()
+	next, err := cli.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, cli.Activate())
+	_, err = server.Reload()
+	require.NoError(t, err)
+
+	clock.Advance(2*time.Minute - time.Nanosecond)
+	assert.Equal(t, []*x509.Certificate{next, c0}, server.PublishedCertificates())
+	clock.Advance(time.Nanosecond)
+	assert.Equal(t, []*x509.Certificate{next}, server.PublishedCertificates())
+	assert.Equal(t, testNow.Add(2*time.Minute), server.Keys()[1].PublishedUntil)
+	assert.Equal(t, []*x509.Certificate{next, c0}, cli.PublishedCertificates(), "positive control: the default is longer")
+}
+
+// TestRingRotateDuringGrace: a rotation within the grace period publishes
+// current, next and previous, never more; an activation within it retires
+// the older previous key at once and starts a new grace period.
+func TestRingRotateDuringGrace(t *testing.T) {
+	dir := t.TempDir()
+	clock := newClock(testNow)
+	r := openRing(t, dir, clockOpts(clock))
+	_, c0 := r.Current()
+	n1, err := r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, r.Activate())
+
+	clock.Advance(time.Minute)
+	n2, err := r.Rotate()
+	require.NoError(t, err)
+	assert.Equal(t, []*x509.Certificate{n1, n2, c0}, r.PublishedCertificates(), "current, next, previous")
+	other := openRing(t, dir, clockOpts(clock))
+	assert.Equal(t, []*x509.Certificate{n1, n2, c0}, other.PublishedCertificates())
+	var roles []Role
+	for _, k := range other.Keys() {
+		roles = append(roles, k.Role)
+		assert.True(t, k.Published, k.Role)
+	}
+	assert.Equal(t, []Role{RoleCurrent, RoleNext, RolePrevious}, roles)
+	_, c := other.Current()
+	assert.True(t, c.Equal(n1), "only current signs")
+
+	// Activating again within the grace period.
+	clock.Advance(time.Minute)
+	require.NoError(t, r.Activate())
+	assert.Equal(t, []*x509.Certificate{n2, n1}, r.PublishedCertificates(), "the older previous key is gone")
+	changed, err := other.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.Equal(t, []*x509.Certificate{n2, n1}, other.PublishedCertificates())
+	assert.Equal(t, clock.Now().Add(DefaultPreviousGrace), other.Keys()[1].PublishedUntil, "a new grace period")
+
+	n3, err := r.Rotate()
+	require.NoError(t, err)
+	assert.Len(t, r.PublishedCertificates(), 3)
+	clock.Advance(DefaultPreviousGrace)
+	assert.Equal(t, []*x509.Certificate{n2, n3}, r.PublishedCertificates())
+}
+
+// TestRingActivationRecordBinding: the record starts the grace period only
+// when it names both the current and the previous certificate.
+func TestRingActivationRecordBinding(t *testing.T) {
+	dir := t.TempDir()
+	clock := newClock(testNow)
+	r := openRing(t, dir, clockOpts(clock))
+	_, c0 := r.Current()
+	_, err := r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, r.Activate())
+	_, c1 := r.Current()
+	first, err := os.ReadFile(recordFile(dir))
+	require.NoError(t, err)
+	_, err = r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, r.Activate())
+	_, c2 := r.Current()
+	own, err := os.ReadFile(recordFile(dir))
+	require.NoError(t, err)
+	require.Equal(t, journalFor(c2, testNow, c1), own)
+
+	tests := []struct {
+		name      string
+		record    []byte // nil: removed
+		published bool
+	}{
+		{"own record", own, true},
+		{"an older activation's record", first, false},
+		{"another previous key", journalFor(c2, testNow, c0), false},
+		{"another current key", journalFor(c0, testNow, c1), false},
+		{"no record", nil, false},
+		{"own record again", own, true},
+	}
+	last := own
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.record == nil {
+				require.NoError(t, os.Remove(recordFile(dir)))
+			} else {
+				require.NoError(t, os.WriteFile(recordFile(dir), tc.record, 0o600))
+			}
+			want := []*x509.Certificate{c2}
+			if tc.published {
+				want = append(want, c1)
+			}
+			changed, err := r.Reload()
+			require.NoError(t, err)
+			assert.Equal(t, !bytes.Equal(last, tc.record) || (last == nil) != (tc.record == nil), changed,
+				"the record is part of what Reload compares")
+			last = tc.record
+			assert.Equal(t, want, r.PublishedCertificates())
+			assert.Equal(t, tc.published, r.Keys()[1].Published)
+			fresh := openRing(t, dir, clockOpts(clock))
+			assert.Equal(t, want, fresh.PublishedCertificates())
+		})
+	}
+}
+
+func TestParseActivation(t *testing.T) {
+	fp := Fingerprint(&x509.Certificate{Raw: []byte("a")})
+	fp2 := Fingerprint(&x509.Certificate{Raw: []byte("b")})
+	valid := fp + "\n2026-11-22T12:00:00.5Z\n" + fp2 + "\n"
+	a, err := parseActivation([]byte(valid)) // positive control
+	require.NoError(t, err)
+	assert.Equal(t, activation{activated: fp, at: testNow.Add(500 * time.Millisecond), previous: fp2}, a)
+	assert.Equal(t, valid, string(a.marshal()))
+
+	for name, b := range map[string]string{
+		"legacy journal":        fp + "\n",
+		"no final newline":      strings.TrimSuffix(valid, "\n"),
+		"extra line":            valid + "\n",
+		"CRLF":                  strings.ReplaceAll(valid, "\n", "\r\n"),
+		"lower-case":            strings.ToLower(fp) + valid[len(fp):],
+		"short fingerprint":     valid[3:],
+		"time without zone":     fp + "\n2026-11-22T12:00:00\n" + fp2 + "\n",
+		"time not a time":       fp + "\nyesterday\n" + fp2 + "\n",
+		"fingerprint separator": strings.Replace(valid, ":", "-", 1),
+		"empty":                 "",
+		"too large":             valid + strings.Repeat("x", maxActivationSize),
+	} {
+		_, err := parseActivation([]byte(b))
+		assert.Error(t, err, name)
+	}
+}
+
+func FuzzParseActivation(f *testing.F) {
+	fp := Fingerprint(&x509.Certificate{Raw: []byte("a")})
+	f.Add([]byte(fp + "\n2026-11-22T12:00:00Z\n" + fp + "\n"))
+	f.Add([]byte(fp + "\n2026-11-22T13:00:00.123456789+01:00\n" + fp + "\n"))
+	f.Add([]byte(fp + "\n"))
+	f.Add([]byte("\n\n\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := parseActivation(b)
+		if err != nil {
+			return
+		}
+		require.True(t, isFingerprint(a.activated) && isFingerprint(a.previous))
+		again, err := parseActivation(a.marshal())
+		require.NoError(t, err, "what parses must survive a round trip")
+		assert.Equal(t, a.activated, again.activated)
+		assert.Equal(t, a.previous, again.previous)
+		assert.True(t, a.at.Equal(again.at))
+	})
 }
