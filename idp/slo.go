@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -212,7 +211,7 @@ func (i *IdP) SLOHandler() http.Handler {
 // IssueInstant and NotOnOrAfter. Every failure uses pageLogoutRejected,
 // except an unavailable registry.
 func (i *IdP) validateLogoutRequest(w http.ResponseWriter, r *http.Request, now time.Time) (*sloRequest, *failure) {
-	msg, relayState, f := i.readLogoutMessage(w, r)
+	msg, relayState, f := i.readMessage(w, r, pageLogoutRejected, true)
 	if f != nil {
 		return nil, f
 	}
@@ -246,59 +245,6 @@ func (i *IdP) validateLogoutRequest(w http.ResponseWriter, r *http.Request, now 
 		return sr, f
 	}
 	return sr, nil
-}
-
-// readLogoutMessage extracts and decodes SAMLRequest and RelayState, each
-// at most once: from the query for GET, from the form body (capped) for
-// POST. A SAMLResponse is refused: Gatehouse sends no LogoutRequests to
-// applications, so no LogoutResponse can be pending. In a query every
-// parameter name must be unescaped, so that the names the signature check
-// reads from the raw query are the names decoded here.
-func (i *IdP) readLogoutMessage(w http.ResponseWriter, r *http.Request) ([]byte, string, *failure) {
-	var values url.Values
-	if r.Method == http.MethodGet {
-		for part := range strings.SplitSeq(r.URL.RawQuery, "&") {
-			if name, _, _ := strings.Cut(part, "="); strings.ContainsAny(name, "%+") {
-				return nil, "", fail(ReasonMalformed, pageLogoutRejected, "escaped query parameter name")
-			}
-		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return nil, "", fail(ReasonMalformed, pageLogoutRejected, "query: %w", err)
-		}
-		values = q
-	} else {
-		r.Body = http.MaxBytesReader(w, r.Body, i.maxBody)
-		if err := r.ParseForm(); err != nil {
-			return nil, "", fail(ReasonMalformed, pageLogoutRejected, "form: %w", err)
-		}
-		values = r.PostForm
-	}
-	msgs, relays := values["SAMLRequest"], values["RelayState"]
-	if _, ok := values["SAMLResponse"]; ok {
-		return nil, "", fail(ReasonLogoutResponse, pageLogoutRejected, "LogoutResponse received, but no logout was started by this IdP")
-	}
-	if len(msgs) != 1 || len(relays) > 1 {
-		return nil, "", fail(ReasonMalformed, pageLogoutRejected, "want one SAMLRequest and at most one RelayState")
-	}
-	relayState := ""
-	if len(relays) == 1 {
-		relayState = relays[0]
-		if len(relayState) > maxRelayState || !isXMLText(relayState) {
-			return nil, "", fail(ReasonRelayState, pageLogoutRejected, "RelayState too long or not text")
-		}
-	}
-	var msg []byte
-	var err error
-	if r.Method == http.MethodGet {
-		msg, err = saml.DecodeRedirect(msgs[0], i.limits)
-	} else {
-		msg, err = saml.DecodePOST(msgs[0], i.limits)
-	}
-	if err != nil {
-		return nil, "", fail(ReasonMalformed, pageLogoutRejected, "decode SAMLRequest: %w", err)
-	}
-	return msg, relayState, nil
 }
 
 // checkLogoutSignature requires and verifies the request's signature

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -78,7 +79,7 @@ func (i *IdP) SSOHandler() http.Handler {
 // the application (for metrics only).
 func (i *IdP) validateRequest(w http.ResponseWriter, r *http.Request, now time.Time) (*ssoRequest, *failure) {
 	ctx := r.Context()
-	msg, relayState, f := i.readMessage(w, r)
+	msg, relayState, f := i.readMessage(w, r, pageBadRequest, false)
 	if f != nil {
 		return nil, f
 	}
@@ -118,30 +119,43 @@ func (i *IdP) validateRequest(w http.ResponseWriter, r *http.Request, now time.T
 
 // readMessage extracts and decodes SAMLRequest and RelayState, each at
 // most once: from the query for GET, from the form body (capped) for POST.
-func (i *IdP) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, string, *failure) {
+// In a query every parameter name must be unescaped, so that the names the
+// signature check reads from the raw query are the names decoded here.
+// Failures show page. With refuseResponse (the SLO endpoint) a
+// SAMLResponse is refused: Gatehouse sends no LogoutRequests to
+// applications, so no LogoutResponse can be pending.
+func (i *IdP) readMessage(w http.ResponseWriter, r *http.Request, page errorPage, refuseResponse bool) ([]byte, string, *failure) {
 	var values url.Values
 	if r.Method == http.MethodGet {
+		for part := range strings.SplitSeq(r.URL.RawQuery, "&") {
+			if name, _, _ := strings.Cut(part, "="); strings.ContainsAny(name, "%+") {
+				return nil, "", fail(ReasonMalformed, page, "escaped query parameter name")
+			}
+		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return nil, "", fail(ReasonMalformed, pageBadRequest, "query: %w", err)
+			return nil, "", fail(ReasonMalformed, page, "query: %w", err)
 		}
 		values = q
 	} else {
 		r.Body = http.MaxBytesReader(w, r.Body, i.maxBody)
 		if err := r.ParseForm(); err != nil {
-			return nil, "", fail(ReasonMalformed, pageBadRequest, "form: %w", err)
+			return nil, "", fail(ReasonMalformed, page, "form: %w", err)
 		}
 		values = r.PostForm
 	}
 	msgs, relays := values["SAMLRequest"], values["RelayState"]
+	if _, ok := values["SAMLResponse"]; ok && refuseResponse {
+		return nil, "", fail(ReasonLogoutResponse, page, "LogoutResponse received, but no logout was started by this IdP")
+	}
 	if len(msgs) != 1 || len(relays) > 1 {
-		return nil, "", fail(ReasonMalformed, pageBadRequest, "want one SAMLRequest and at most one RelayState")
+		return nil, "", fail(ReasonMalformed, page, "want one SAMLRequest and at most one RelayState")
 	}
 	relayState := ""
 	if len(relays) == 1 {
 		relayState = relays[0]
 		if len(relayState) > maxRelayState || !isXMLText(relayState) {
-			return nil, "", fail(ReasonRelayState, pageBadRequest, "RelayState too long or not text")
+			return nil, "", fail(ReasonRelayState, page, "RelayState too long or not text")
 		}
 	}
 	var msg []byte
@@ -152,7 +166,7 @@ func (i *IdP) readMessage(w http.ResponseWriter, r *http.Request) ([]byte, strin
 		msg, err = saml.DecodePOST(msgs[0], i.limits)
 	}
 	if err != nil {
-		return nil, "", fail(ReasonMalformed, pageBadRequest, "decode SAMLRequest: %w", err)
+		return nil, "", fail(ReasonMalformed, page, "decode SAMLRequest: %w", err)
 	}
 	return msg, relayState, nil
 }

@@ -184,6 +184,13 @@ func TestSSONegatives(t *testing.T) {
 			r.AssertionConsumerServiceURL, r.AssertionConsumerServiceIndex = "", idx(1)
 		}), http.StatusOK, ReasonOK},
 		{"unknown issuer", false, "u-alice", redirect(false, func(r *saml.AuthnRequest) { r.Issuer = "https://evil.example.com/sp" }), http.StatusBadRequest, ReasonUnknownSP},
+		{"escaped parameter name", true, "u-alice", func(t *testing.T, f *fixture) *http.Request {
+			// The signature check reads names from the raw query: a name
+			// that only decodes to SAMLRequest must not be accepted.
+			r := f.redirectRequest(app, f.authnRequest(app), "rs", true)
+			r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "SAMLRequest=", "SAML%52equest=", 1)
+			return r
+		}, http.StatusBadRequest, ReasonMalformed},
 		{"issuer of another unregistered app", false, "u-alice", func(t *testing.T, f *fixture) *http.Request {
 			return f.redirectRequest(other, f.authnRequest(other), "", false)
 		}, http.StatusBadRequest, ReasonUnknownSP},
