@@ -3,7 +3,9 @@
 // Validator for every token Gatehouse accepts (subject and actor tokens,
 // JWT bearer assertions, client assertions, its own access tokens), a
 // Minter of RFC 9068 JWT access tokens, the JWK Set handler for
-// /oauth/jwks and the RFC 8414 metadata handler.
+// /oauth/jwks, the RFC 8414 metadata handler, and the token endpoint
+// (NewTokenHandler) for token exchange (RFC 8693) and JWT bearer (RFC 7523)
+// grants with client authentication.
 //
 // # Security model
 //
@@ -27,5 +29,13 @@
 // the logs. The Minter signs only with ES256/384/512, RS/PS (RSA of at
 // least 2048 bits) or EdDSA keys matching the algorithm, with a 128-bit
 // random jti, and the JWK Set handler refuses to publish anything but
-// public keys. The package holds no global mutable state.
+// public keys. The token endpoint authenticates the client by exactly one
+// method (secrets compared over hashes in constant time, client
+// assertions single-use), accepts each form parameter at most once in a
+// capped body, refuses oversized tokens rather than falling back, lets
+// audience and scope only narrow (request, client allowance and data
+// service intersected), requires an existing, active user, and audits
+// every outcome without token values. The caller's job: resolvers for
+// external token types (trusted issuers), persistent client, jti and user
+// stores, and TLS. The package holds no global mutable state.
 package oauth
