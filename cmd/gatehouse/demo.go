@@ -164,9 +164,10 @@ applications:
 
   Demo IdP user:      %s
   Password:           %s
+  Admin API token:    %s (for /api/v1/admin)
 
 Press Ctrl-C to stop.
-`, dataDir, base, base, base, base, base, base, base, base, base, demoUser, password)
+`, dataDir, base, base, base, base, base, base, base, base, base, demoUser, password, cfg.Admin.TokenFile)
 	})
 }
 
