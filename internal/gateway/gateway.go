@@ -1,6 +1,8 @@
 // Package gateway assembles the reference gateway from a validated config:
 // the store, the IdP-facing SP with its regional endpoints, IdP metadata
-// refresh, the session API, the portal, health and metrics.
+// refresh, the session API, the app-facing IdP with its applications and
+// admin API, the portal, the OAuth token endpoint with its signing keys and
+// trusted token issuers, health and metrics.
 //
 // # Security model
 //
@@ -10,7 +12,10 @@
 // cannot be spoofed by a client), request bodies on SAML endpoints are
 // capped, metadata older than its staleness bound stops sign-in (503) rather
 // than trusting keys that may have been revoked, and readiness reports false
-// while the store or the IdP metadata is unavailable.
+// while the store or the IdP metadata is unavailable. Trusted token
+// issuers' keys come only from configured JWK Set files, each key with an
+// explicit algorithm; an external token's unverified iss only selects which
+// configured issuer's validator runs.
 package gateway
 
 import (
@@ -42,6 +47,8 @@ type Store interface {
 	store.Store
 	idp.SSOStateStore
 	apps.Store
+	// UserByAttribute finds the user a trusted issuer's token names.
+	UserByAttribute(ctx context.Context, attribute, value string) (sp.User, error)
 }
 
 // Options are the gateway's dependencies that do not come from the config.
@@ -89,6 +96,8 @@ type Gateway struct {
 	portal     *portal.Portal
 	adminToken admin.Token
 	keyReload  time.Duration
+
+	oauth *oauthServer
 }
 
 // New builds a gateway from a validated config.
@@ -168,6 +177,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 
 	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
+		return nil, err
+	}
+	if err := g.setupOAuth(cfg); err != nil {
 		return nil, err
 	}
 
@@ -261,6 +273,9 @@ func (g *Gateway) Start(ctx context.Context) {
 	g.apps.Start(ctx)
 	go g.ring.Watch(ctx, g.keyReload, func() {
 		g.log.Info("IdP signing keys reloaded")
+	})
+	go g.oauth.ring.Watch(ctx, g.keyReload, func() {
+		g.log.Info("OAuth signing keys reloaded")
 	})
 	go g.cleanupLoop(ctx, 5*time.Minute)
 }

@@ -22,6 +22,7 @@ func (g *Gateway) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/session", g.sp.SessionHandler())
 	mux.Handle("POST /api/v1/logout", g.sp.LogoutHandler())
 	g.idpRoutes(mux)
+	g.oauthRoutes(mux)
 	mux.Handle("GET /{$}", http.RedirectHandler("/portal", http.StatusFound))
 }
 
