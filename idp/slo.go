@@ -501,16 +501,7 @@ func (i *IdP) rejectLogout(w http.ResponseWriter, r *http.Request, app string, f
 	writeErrorPage(w, f.page)
 }
 
-// recordLogout counts the outcome and logs it once, at the HTTP edge.
+// recordLogout counts a logout outcome and logs it once, at the HTTP edge.
 func (i *IdP) recordLogout(r *http.Request, app, outcome string, reason Reason, err error, extra ...slog.Attr) {
-	i.metrics.logouts.WithLabelValues(app, outcome, string(reason)).Inc()
-	level := slog.LevelInfo
-	attrs := append([]slog.Attr{
-		slog.String("app", app), slog.String("outcome", outcome), slog.String("reason", string(reason)),
-	}, extra...)
-	if err != nil {
-		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("err", err.Error()))
-	}
-	i.log.LogAttrs(context.WithoutCancel(r.Context()), level, "idp slo", attrs...)
+	i.recordOutcome(r, i.metrics.logouts, "idp slo", app, outcome, reason, err, extra...)
 }

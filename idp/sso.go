@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/prometheus/client_golang/prometheus"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/gatehouse-dev/gatehouse/saml"
@@ -544,9 +545,14 @@ func (i *IdP) reject(w http.ResponseWriter, r *http.Request, app string, f *fail
 	writeErrorPage(w, f.page)
 }
 
-// record counts the outcome and logs it once, at the HTTP edge.
+// record counts an SSO outcome and logs it once, at the HTTP edge.
 func (i *IdP) record(r *http.Request, app, outcome string, reason Reason, err error, extra ...slog.Attr) {
-	i.metrics.responses.WithLabelValues(app, outcome, string(reason)).Inc()
+	i.recordOutcome(r, i.metrics.responses, "idp sso", app, outcome, reason, err, extra...)
+}
+
+// recordOutcome counts an outcome on counter and logs it once as msg.
+func (i *IdP) recordOutcome(r *http.Request, counter *prometheus.CounterVec, msg, app, outcome string, reason Reason, err error, extra ...slog.Attr) {
+	counter.WithLabelValues(app, outcome, string(reason)).Inc()
 	level := slog.LevelInfo
 	attrs := append([]slog.Attr{
 		slog.String("app", app), slog.String("outcome", outcome), slog.String("reason", string(reason)),
@@ -555,5 +561,5 @@ func (i *IdP) record(r *http.Request, app, outcome string, reason Reason, err er
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
-	i.log.LogAttrs(context.WithoutCancel(r.Context()), level, "idp sso", attrs...)
+	i.log.LogAttrs(context.WithoutCancel(r.Context()), level, msg, attrs...)
 }
