@@ -21,11 +21,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
-
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // browserTestTimeout bounds the whole browser test: the demo's start, the
 // browser's start and every wait.
@@ -38,37 +36,13 @@ const browserTestTimeout = 90 * time.Second
 // auto-submitting POST to the ACS and lands on the portal, and sign-out
 // through the session API ends the session.
 func TestDemoSignInInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("GATEHOUSE_REQUIRE_PEERS") != "" {
-			t.Fatalf("GATEHOUSE_REQUIRE_PEERS is set but Chromium is missing (%v): apt-get install chromium", err)
-		}
-		t.Skip("install chromium: apt-get install chromium")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
 	defer cancel()
 
 	dataDir := t.TempDir()
 	base, password := startDemo(t, ctx, dataDir)
 
-	// chromedp starts Chromium with a fresh temporary --user-data-dir of
-	// its own when none is given, and removes it when the browser exits.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1024, 768),
-	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
+	tab := testpeer.Chromium(t, ctx)
 
 	// Unauthenticated: /portal -> /saml/sp/login -> the IdP's login form.
 	resp, err := chromedp.Run(tab, chromedp.NavigateResponse(base+"/portal"))

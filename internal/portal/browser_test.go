@@ -22,10 +22,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/gatehouse-dev/gatehouse/internal/testpeer"
+)
 
 // browserTestTimeout bounds the whole browser test, the browser's start
 // included.
@@ -54,12 +53,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
 // form filters on the server, every input is labelled, a screenshot shows a
 // rendered page, and the sign-out button reaches the signed-out page.
 func TestPortalInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("GATEHOUSE_REQUIRE_PEERS") != "" {
-			t.Fatalf("GATEHOUSE_REQUIRE_PEERS is set but Chromium is missing (%v): apt-get install chromium", err)
-		}
-		t.Skip("install chromium: apt-get install chromium")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
 	defer cancel()
 
@@ -82,23 +75,7 @@ func TestPortalInBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1024, 768),
-	)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
+	tab := testpeer.Chromium(t, ctx)
 
 	// Before the first navigation: record CSP violations in the page and
 	// collect the console.
