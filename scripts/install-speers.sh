@@ -3,9 +3,9 @@
 # (Gatehouse's app-facing IdP interop tests): Shibboleth SP 3 with Apache,
 # pysaml2 + xmlsec1 (Debian packages), and @node-saml/node-saml from the npm
 # registry at the versions pinned in internal/speers/node/package-lock.json;
-# and the access token verifiers internal/jwtpeers drives: jose and
-# oauth4webapi (pinned in internal/jwtpeers/node/package-lock.json) and
-# Debian's python3-jwt.
+# and the OAuth peers internal/jwtpeers drives: the token verifiers jose
+# and oauth4webapi and the client openid-client (pinned in
+# internal/jwtpeers/node/package-lock.json), and Debian's python3-jwt.
 # Idempotent: apt runs only for missing packages, npm ci only when
 # node_modules is missing or was installed from another lockfile.
 set -euo pipefail
@@ -57,4 +57,4 @@ npm_ci() {
 }
 
 npm_ci "$root/internal/speers/node" "node-saml SP" @node-saml/node-saml
-npm_ci "$root/internal/jwtpeers/node" "jose/oauth4webapi verifier" oauth4webapi
+npm_ci "$root/internal/jwtpeers/node" "jose, oauth4webapi and openid-client" oauth4webapi
