@@ -61,6 +61,9 @@ type UserLookup interface {
 type OwnAccessTokens struct {
 	Validator *Validator
 	Users     UserLookup
+	// Revocations, when set, refuses tokens revoked at the revocation
+	// endpoint (checked by jti after validation; a store error refuses).
+	Revocations RevocationStore
 }
 
 // ResolveSubject implements SubjectResolver.
@@ -74,6 +77,15 @@ func (o OwnAccessTokens) ResolveSubject(ctx context.Context, tokenType, token st
 	tok, err := o.Validator.Validate(ctx, token)
 	if err != nil {
 		return Subject{}, err
+	}
+	if o.Revocations != nil {
+		revoked, err := o.Revocations.IsRevoked(ctx, tok.JwtID(), o.Validator.now())
+		if err != nil {
+			return Subject{}, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		}
+		if revoked {
+			return Subject{}, NewError(ErrInvalidGrant, "token is revoked")
+		}
 	}
 	s, err := o.Users.UserByID(ctx, tok.Subject())
 	if err != nil {

@@ -1,0 +1,223 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+// RevocationStore records revoked access tokens by jti (RFC 7009).
+// Implementations must be safe for concurrent use, make Revoke atomic (a
+// revocation is visible to every later IsRevoked), and keep each entry at
+// least until expiresAt, the token's exp: after that the token is refused
+// as expired anyway, so the entry may be purged.
+type RevocationStore interface {
+	// Revoke records jti as revoked until expiresAt. Revoking an already
+	// revoked jti is not an error.
+	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
+	// IsRevoked reports whether jti is recorded as revoked at now.
+	IsRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
+}
+
+// Audit outcomes of the introspection and revocation endpoints.
+const (
+	AuditIntrospected = "introspected"
+	AuditRevoked      = "revoked"
+)
+
+// RevocationConfig configures NewRevocationHandler.
+type RevocationConfig struct {
+	// TokenEndpoint is the aud required in private_key_jwt client
+	// assertions, as at the token endpoint; required.
+	TokenEndpoint string
+	Clients       ClientStore // required
+	JTIs          JTIStore    // client assertion replay; required
+	// Validator verifies Gatehouse's own access tokens; it must require
+	// typ at+jwt and accept every audience Gatehouse issues for. Required.
+	Validator   *Validator
+	Revocations RevocationStore // required
+	MaxBody     int64           // zero: DefaultMaxTokenBody
+	Now         func() time.Time
+	Logger      *slog.Logger
+	Audit       AuditSink // nil: no audit
+}
+
+// tokenEndpointPeer holds what the introspection and revocation endpoints
+// share with the token endpoint: client authentication, form parsing and
+// own-token validation.
+type tokenEndpointPeer struct {
+	auth        clientAuthenticator
+	form        *tokenHandler // only maxBody is set: used for parseForm
+	validator   *Validator
+	revocations RevocationStore
+	now         func() time.Time
+	log         *slog.Logger
+	audit       AuditSink
+}
+
+func newTokenEndpointPeer(what, tokenEndpoint string, clients ClientStore, jtis JTIStore, v *Validator, revs RevocationStore, maxBody int64, now func() time.Time, log *slog.Logger, audit AuditSink) (*tokenEndpointPeer, error) {
+	if tokenEndpoint == "" || clients == nil || jtis == nil || v == nil || revs == nil {
+		return nil, errors.New("oauth: " + what + ": token endpoint, clients, JTI store, validator and revocation store are required")
+	}
+	if v.typ != normalizeTyp(AccessTokenType) {
+		return nil, errors.New("oauth: " + what + ": the validator must require typ at+jwt")
+	}
+	if maxBody < 0 {
+		return nil, errors.New("oauth: " + what + ": negative MaxBody")
+	}
+	if maxBody == 0 {
+		maxBody = DefaultMaxTokenBody
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &tokenEndpointPeer{
+		auth: clientAuthenticator{
+			clients:       clients,
+			jtis:          jtis,
+			tokenEndpoint: tokenEndpoint,
+			maxTokenSize:  v.maxSize,
+		},
+		form:        &tokenHandler{maxBody: maxBody},
+		validator:   v,
+		revocations: revs,
+		now:         now,
+		log:         log,
+		audit:       audit,
+	}, nil
+}
+
+// request checks the method, parses the form, authenticates the client
+// and requires exactly one non-empty token parameter.
+func (p *tokenEndpointPeer) request(w http.ResponseWriter, r *http.Request, now time.Time, allowPublic bool, ev *AuditEvent) (*Client, string, *Error) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, "", NewError(ErrInvalidRequest, "method not allowed").WithStatus(http.StatusMethodNotAllowed)
+	}
+	form, oe := p.form.parseForm(w, r)
+	if oe != nil {
+		return nil, "", oe
+	}
+	client, method, oe := p.auth.authenticate(r.Context(), r, form, now)
+	if oe != nil {
+		return nil, "", oe
+	}
+	if method == AuthMethodNone && !allowPublic {
+		return nil, "", invalidClient(errors.New("public clients may not use this endpoint"))
+	}
+	ev.ClientID = client.ID
+	tok := form["token"]
+	if tok == "" {
+		return nil, "", NewError(ErrInvalidRequest, "token is required")
+	}
+	// token_type_hint is only a hint: Gatehouse's own access tokens are the
+	// only tokens it can look up, whatever the hint says.
+	return client, tok, nil
+}
+
+// ownToken validates raw as an unexpired, unrevoked Gatehouse access
+// token. ok is false for any token that is not; err only for store
+// failures.
+func (p *tokenEndpointPeer) ownToken(ctx context.Context, raw string, now time.Time) (jwt.Token, bool, error) {
+	tok, err := p.validator.Validate(ctx, raw)
+	if err != nil {
+		return nil, false, nil
+	}
+	if tok.JwtID() == "" || !tok.Expiration().After(now) {
+		return nil, false, nil
+	}
+	revoked, err := p.revocations.IsRevoked(ctx, tok.JwtID(), now)
+	if err != nil {
+		return nil, false, err
+	}
+	return tok, !revoked, nil
+}
+
+func (p *tokenEndpointPeer) refuse(ctx context.Context, w http.ResponseWriter, ev AuditEvent, oe *Error, msg string) {
+	ev.Outcome = AuditRefused
+	ev.Reason = ev.Reason + string(oe.Code)
+	p.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("client_id", ev.ClientID), slog.Any("error", oe))
+	if p.audit != nil {
+		p.audit.Record(ctx, ev)
+	}
+	WriteError(w, oe)
+}
+
+func (p *tokenEndpointPeer) record(ctx context.Context, ev AuditEvent) {
+	if p.audit != nil {
+		p.audit.Record(ctx, ev)
+	}
+}
+
+func auditClaims(ev *AuditEvent, tok jwt.Token) {
+	ev.Subject = tok.Subject()
+	ev.Audience = tok.Audience()
+	if s, ok := tok.Get("scope"); ok {
+		if str, ok := s.(string); ok && str != "" {
+			ev.Scopes = strings.Fields(str)
+		}
+	}
+	if act, err := actClaim(tok); err == nil {
+		ev.Actor = act
+	}
+}
+
+type revocationHandler struct{ p *tokenEndpointPeer }
+
+// NewRevocationHandler returns the RFC 7009 revocation endpoint. It
+// authenticates the client as the token endpoint does (public clients
+// included, RFC 7009 section 5), and revokes the token parameter if it is a
+// valid Gatehouse access token issued to that client, recording its jti
+// until its exp. The answer is 200 with an empty body whether or not
+// anything was revoked (RFC 7009 section 2.2); token_type_hint is ignored.
+func NewRevocationHandler(cfg RevocationConfig) (http.Handler, error) {
+	p, err := newTokenEndpointPeer("revocation", cfg.TokenEndpoint, cfg.Clients, cfg.JTIs, cfg.Validator, cfg.Revocations, cfg.MaxBody, cfg.Now, cfg.Logger, cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	return &revocationHandler{p: p}, nil
+}
+
+func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := h.p.now()
+	ctx := r.Context()
+	ev := AuditEvent{Reason: "revocation: "}
+	client, raw, oe := h.p.request(w, r, now, true, &ev)
+	if oe != nil {
+		h.p.refuse(ctx, w, ev, oe, "revocation request refused")
+		return
+	}
+	tok, ok, err := h.p.ownToken(ctx, raw, now)
+	if err == nil && ok && tokenClientID(tok) == client.ID {
+		err = h.p.revocations.Revoke(ctx, tok.JwtID(), tok.Expiration())
+		if err == nil {
+			ev.Outcome = AuditRevoked
+			ev.Reason = ""
+			auditClaims(&ev, tok)
+			h.p.record(ctx, ev)
+		}
+	}
+	if err != nil {
+		h.p.refuse(ctx, w, ev, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err), "revocation failed")
+		return
+	}
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+func tokenClientID(tok jwt.Token) string {
+	v, _ := tok.Get("client_id")
+	s, _ := v.(string)
+	return s
+}
