@@ -5,7 +5,8 @@
 // Minter of RFC 9068 JWT access tokens, the JWK Set handler for
 // /oauth/jwks, the RFC 8414 metadata handler, and the token endpoint
 // (NewTokenHandler) for token exchange (RFC 8693) and JWT bearer (RFC 7523)
-// grants with client authentication.
+// grants with client authentication, token introspection (RFC 7662) and
+// revocation (RFC 7009).
 //
 // # Security model
 //
