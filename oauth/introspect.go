@@ -57,7 +57,7 @@ type introspectionHandler struct{ p *tokenEndpointPeer }
 // is {"active":false}, never an error saying why. token_type_hint is
 // ignored.
 func NewIntrospectionHandler(cfg IntrospectionConfig) (http.Handler, error) {
-	p, err := newTokenEndpointPeer("introspection", cfg.TokenEndpoint, cfg.Clients, cfg.JTIs, cfg.Validator, cfg.Revocations, cfg.MaxBody, cfg.Now, cfg.Logger, cfg.Audit)
+	p, err := newTokenEndpointPeer("introspection", cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -30,22 +31,9 @@ const (
 	AuditRevoked      = "revoked"
 )
 
-// RevocationConfig configures NewRevocationHandler.
-type RevocationConfig struct {
-	// TokenEndpoint is the aud required in private_key_jwt client
-	// assertions, as at the token endpoint; required.
-	TokenEndpoint string
-	Clients       ClientStore // required
-	JTIs          JTIStore    // client assertion replay; required
-	// Validator verifies Gatehouse's own access tokens; it must require
-	// typ at+jwt and accept every audience Gatehouse issues for. Required.
-	Validator   *Validator
-	Revocations RevocationStore // required
-	MaxBody     int64           // zero: DefaultMaxTokenBody
-	Now         func() time.Time
-	Logger      *slog.Logger
-	Audit       AuditSink // nil: no audit
-}
+// RevocationConfig configures the revocation endpoint; it holds exactly
+// what IntrospectionConfig does.
+type RevocationConfig = IntrospectionConfig
 
 // tokenEndpointPeer holds what the introspection and revocation endpoints
 // share with the token endpoint: client authentication, form parsing and
@@ -60,39 +48,38 @@ type tokenEndpointPeer struct {
 	audit       AuditSink
 }
 
-func newTokenEndpointPeer(what, tokenEndpoint string, clients ClientStore, jtis JTIStore, v *Validator, revs RevocationStore, maxBody int64, now func() time.Time, log *slog.Logger, audit AuditSink) (*tokenEndpointPeer, error) {
-	if tokenEndpoint == "" || clients == nil || jtis == nil || v == nil || revs == nil {
+func newTokenEndpointPeer(what string, cfg IntrospectionConfig) (*tokenEndpointPeer, error) {
+	v := cfg.Validator
+	if cfg.TokenEndpoint == "" || cfg.Clients == nil || cfg.JTIs == nil || v == nil || cfg.Revocations == nil {
 		return nil, errors.New("oauth: " + what + ": token endpoint, clients, JTI store, validator and revocation store are required")
 	}
 	if v.typ != normalizeTyp(AccessTokenType) {
 		return nil, errors.New("oauth: " + what + ": the validator must require typ at+jwt")
 	}
-	if maxBody < 0 {
+	if cfg.MaxBody < 0 {
 		return nil, errors.New("oauth: " + what + ": negative MaxBody")
 	}
-	if maxBody == 0 {
-		maxBody = DefaultMaxTokenBody
-	}
-	if now == nil {
-		now = time.Now
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &tokenEndpointPeer{
+	p := &tokenEndpointPeer{
 		auth: clientAuthenticator{
-			clients:       clients,
-			jtis:          jtis,
-			tokenEndpoint: tokenEndpoint,
+			clients:       cfg.Clients,
+			jtis:          cfg.JTIs,
+			tokenEndpoint: cfg.TokenEndpoint,
 			maxTokenSize:  v.maxSize,
 		},
-		form:        &tokenHandler{maxBody: maxBody},
+		form:        &tokenHandler{maxBody: cmp.Or(cfg.MaxBody, DefaultMaxTokenBody)},
 		validator:   v,
-		revocations: revs,
-		now:         now,
-		log:         log,
-		audit:       audit,
-	}, nil
+		revocations: cfg.Revocations,
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		audit:       cfg.Audit,
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	return p, nil
 }
 
 // request checks the method, parses the form, authenticates the client
@@ -179,7 +166,7 @@ type revocationHandler struct{ p *tokenEndpointPeer }
 // until its exp. The answer is 200 with an empty body whether or not
 // anything was revoked (RFC 7009 section 2.2); token_type_hint is ignored.
 func NewRevocationHandler(cfg RevocationConfig) (http.Handler, error) {
-	p, err := newTokenEndpointPeer("revocation", cfg.TokenEndpoint, cfg.Clients, cfg.JTIs, cfg.Validator, cfg.Revocations, cfg.MaxBody, cfg.Now, cfg.Logger, cfg.Audit)
+	p, err := newTokenEndpointPeer("revocation", cfg)
 	if err != nil {
 		return nil, err
 	}
