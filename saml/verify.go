@@ -36,7 +36,8 @@ type VerifierConfig struct {
 	// AudienceRestriction must contain.
 	Audience string
 	// ClockSkew is allowed between the IdP's clock and ours in every time
-	// comparison. Zero means DefaultClockSkew (90s); at most 10m.
+	// comparison. Zero means DefaultClockSkew (90s), NoClockSkew none; at
+	// most 10m.
 	ClockSkew time.Duration
 	// MaxAssertionAge bounds how long ago the assertion's IssueInstant may
 	// be (plus ClockSkew). Zero means DefaultMaxAssertionAge (5m); at most 24h.
@@ -93,7 +94,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		idpEntityID: cfg.IdPEntityID,
 		certs:       append([]*x509.Certificate(nil), cfg.Certificates...),
 		audience:    cfg.Audience,
-		skew:        durationOr(cfg.ClockSkew, DefaultClockSkew),
+		skew:        skewOr(cfg.ClockSkew),
 		maxAge:      durationOr(cfg.MaxAssertionAge, DefaultMaxAssertionAge),
 		maxLifetime: durationOr(cfg.MaxAssertionLifetime, DefaultMaxAssertionLifetime),
 		lim:         cfg.Limits.withDefaults(),
@@ -129,6 +130,18 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, fmt.Errorf("saml: invalid verifier config: %w", errors.Join(errs...))
 	}
 	return v, nil
+}
+
+// NoClockSkew, as VerifierConfig.ClockSkew, compares times exactly (zero
+// means the default skew).
+const NoClockSkew time.Duration = -1
+
+// skewOr resolves a configured skew: NoClockSkew is none, zero the default.
+func skewOr(d time.Duration) time.Duration {
+	if d == NoClockSkew {
+		return 0
+	}
+	return durationOr(d, DefaultClockSkew)
 }
 
 func durationOr(d, def time.Duration) time.Duration {

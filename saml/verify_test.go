@@ -475,3 +475,34 @@ type ecdsaDecrypter struct{ *ecdsa.PrivateKey }
 func (ecdsaDecrypter) Decrypt(_ io.Reader, _ []byte, _ crypto.DecrypterOpts) ([]byte, error) {
 	return nil, errors.New("unsupported")
 }
+
+// TestVerifyResponseNoClockSkew: responses just inside the default skew are
+// accepted with it and rejected when the verifier compares times exactly.
+func TestVerifyResponseNoClockSkew(t *testing.T) {
+	k := mustKeys(t)
+	now := testNow()
+	strictCfg := verifierConfig(k)
+	strictCfg.ClockSkew = saml.NoClockSkew
+	lenient, strict := newVerifier(t, verifierConfig(k)), newVerifier(t, strictCfg)
+	for name, tc := range map[string]struct {
+		mutate func(*samltest.ResponseOptions)
+		reason saml.Reason
+	}{
+		"NotBefore 10s ahead": {func(o *samltest.ResponseOptions) { o.NotBefore = now.Add(10 * time.Second) }, saml.ReasonNotYetValid},
+		"expired 10s ago": {func(o *samltest.ResponseOptions) {
+			o.IssueInstant, o.NotBefore = now.Add(-4*time.Minute), now.Add(-4*time.Minute)
+			o.NotOnOrAfter = now.Add(-10 * time.Second)
+		}, saml.ReasonExpired},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := baseOptions(now)
+			tc.mutate(&o)
+			enc, err := k.idp.EncodedResponse(o)
+			require.NoError(t, err)
+			_, err = lenient.VerifyResponse(enc, saml.Expected{Destination: acsURL, Now: now})
+			require.NoError(t, err, "accepted within the default skew")
+			_, err = strict.VerifyResponse(enc, saml.Expected{Destination: acsURL, Now: now})
+			assert.Equal(t, tc.reason, saml.ReasonOf(err))
+		})
+	}
+}

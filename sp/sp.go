@@ -57,7 +57,8 @@ type Config struct {
 	// IdP is the trusted identity provider.
 	IdP IdentityProvider
 
-	// ClockSkew is the tolerance for time comparisons (default 90s).
+	// ClockSkew is the tolerance for time comparisons (default 90s;
+	// saml.NoClockSkew for none).
 	ClockSkew time.Duration
 	// MaxAssertionAge bounds how old an assertion's IssueInstant may be
 	// (default 5m).
@@ -194,7 +195,7 @@ func New(cfg Config) (*SP, error) {
 	if cfg.Requests == nil || cfg.Replay == nil || cfg.Sessions == nil || cfg.Users == nil {
 		problems = append(problems, "Requests, Replay, Sessions and Users stores are required")
 	}
-	if cfg.ClockSkew < 0 || cfg.ClockSkew > 10*time.Minute {
+	if (cfg.ClockSkew < 0 && cfg.ClockSkew != saml.NoClockSkew) || cfg.ClockSkew > 10*time.Minute {
 		problems = append(problems, "ClockSkew must be between 0 and 10m")
 	}
 	if cfg.SigningCertificate != nil && cfg.Signer == nil {
@@ -210,7 +211,7 @@ func New(cfg Config) (*SP, error) {
 	s := &SP{
 		entityID:          cfg.EntityID,
 		regions:           append([]Region(nil), cfg.Regions...),
-		skew:              orDefault(cfg.ClockSkew, 90*time.Second),
+		skew:              cfg.ClockSkew,
 		maxAge:            orDefault(cfg.MaxAssertionAge, 5*time.Minute),
 		pendingLifetime:   orDefault(cfg.PendingRequestLifetime, 10*time.Minute),
 		sessionLifetime:   orDefault(cfg.SessionLifetime, 8*time.Hour),
@@ -233,8 +234,11 @@ func New(cfg Config) (*SP, error) {
 		now:               cfg.Now,
 		log:               cfg.Logger,
 	}
-	if cfg.ClockSkew == 0 {
-		s.skew = 90 * time.Second
+	switch cfg.ClockSkew {
+	case 0:
+		s.skew = saml.DefaultClockSkew
+	case saml.NoClockSkew:
+		s.skew = 0
 	}
 	if s.defaultReturnTo == "" {
 		s.defaultReturnTo = "/portal"
@@ -293,7 +297,7 @@ func (s *SP) UpdateIdP(idp IdentityProvider) error {
 		IdPEntityID:     idp.EntityID,
 		Certificates:    idp.Certificates,
 		Audience:        s.entityID,
-		ClockSkew:       s.skew,
+		ClockSkew:       verifierSkew(s.skew),
 		MaxAssertionAge: s.maxAge,
 		Limits:          s.limits,
 	})
@@ -411,6 +415,14 @@ func isLoopbackHost(h string) bool {
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
+	}
+	return d
+}
+
+// verifierSkew passes a resolved skew to saml, where zero means the default.
+func verifierSkew(d time.Duration) time.Duration {
+	if d == 0 {
+		return saml.NoClockSkew
 	}
 	return d
 }

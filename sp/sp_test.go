@@ -501,6 +501,7 @@ func TestNewValidates(t *testing.T) {
 		"no sso":             func(c *sp.Config) { c.IdP.SSOURLs = nil },
 		"javascript sso":     func(c *sp.Config) { c.IdP.SSOURLs = []string{"javascript:alert(1)"} },
 		"bad default return": func(c *sp.Config) { c.DefaultReturnTo = "https://evil" },
+		"negative skew":      func(c *sp.Config) { c.ClockSkew = -5 * time.Second },
 	} {
 		cfg := e.config()
 		m(&cfg)
@@ -577,4 +578,23 @@ func TestJITUpdatesOnlyWhenAttributesChange(t *testing.T) {
 	u, err := e.store.LinkByUserName(context.Background(), sp.ExternalIdentity{Issuer: e.idp.EntityID(), NameID: "alice@example.com"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"engineering"}, u.Groups)
+}
+
+// TestNoClockSkew: with saml.NoClockSkew an assertion that expired 10s ago
+// is rejected; the default skew accepts it.
+func TestNoClockSkew(t *testing.T) {
+	e := newEnv(t)
+	expired := func(o *samltest.ResponseOptions) {
+		o.IssueInstant = e.now.Add(-4 * time.Minute)
+		o.NotBefore = e.now.Add(-4 * time.Minute)
+		o.NotOnOrAfter = e.now.Add(-10 * time.Second)
+		o.SubjectNotOnOrAfter = e.now.Add(-10 * time.Second)
+	}
+	lenient := e.newSP(func(c *sp.Config) { c.AllowIdPInitiated = true })
+	w := post(lenient, acsEast, e.response(acsEast, "", expired), "")
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+
+	strict := e.newSP(func(c *sp.Config) { c.AllowIdPInitiated = true; c.ClockSkew = saml.NoClockSkew })
+	w = post(strict, acsEast, e.response(acsEast, "", expired), "")
+	assertGenericRejection(t, w)
 }

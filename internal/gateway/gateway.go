@@ -39,6 +39,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/metadata"
+	"github.com/gatehouse-dev/gatehouse/saml"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -144,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		EntityID:          samlCfg.EntityID,
 		Regions:           regions,
 		IdP:               idp,
-		ClockSkew:         samlCfg.ClockSkew.Std(),
+		ClockSkew:         configSkew(samlCfg.ClockSkew.Std()),
 		SessionLifetime:   cfg.Session.Lifetime.Std(),
 		AllowIdPInitiated: samlCfg.AllowIDPInitiated,
 		JITProvisioning:   samlCfg.JITProvisioning,
@@ -317,4 +318,13 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// configSkew maps identity_source.saml.clock_skew to sp.Config, where zero
+// means the default: a configured 0s means exact time comparisons.
+func configSkew(d time.Duration) time.Duration {
+	if d == 0 {
+		return saml.NoClockSkew
+	}
+	return d
 }
