@@ -1,21 +1,32 @@
 // Package store holds what every Gatehouse storage backend shares: the Store
-// interface the gateway runs on (the sp interfaces plus administration
-// helpers) and small normalisations both backends apply. The backends are
-// memory (tests, embedding) and sqlstore (SQLite, PostgreSQL); storetest is
-// the conformance suite both pass.
+// interface the gateway runs on (the sp, oauth and audit store interfaces
+// plus administration helpers) and small normalisations both backends
+// apply. The backends are memory (tests, embedding) and sqlstore (SQLite,
+// PostgreSQL); storetest is the conformance suite both pass.
 //
 // # Security model
 //
-// Backends keep session IDs only as hashes, consume pending requests and
-// record replays atomically (see the doc comments on the sp interfaces),
-// and report any failure as an error so that callers fail closed.
+// Backends keep session IDs only as hashes (device codes and refresh
+// tokens arrive hashed already), consume pending requests, record replays,
+// decide and consume device authorizations and rotate refresh tokens
+// atomically (see the doc comments on the sp and oauth interfaces),
+// revoke a refresh token's whole family when a rotated token comes back,
+// append audit batches all or none and never delete audit events, and
+// report any failure as an error so that callers fail closed.
 package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -26,14 +37,26 @@ type Store interface {
 	sp.SessionStore
 	sp.UserDirectory
 	sp.Pinger
+	oauth.DeviceStore
+	oauth.RefreshStore
+	oauth.RevocationStore
+	audit.Store
 	// CreateUser adds a user (random ID when u.ID is empty; groups set
 	// when u.Groups is non-nil) and returns it; a duplicate user_name or
 	// ID returns sp.ErrConflict.
 	CreateUser(ctx context.Context, u sp.User) (sp.User, error)
-	// Cleanup deletes expired pending requests, replay records and
-	// sessions and returns how many rows it deleted.
+	// Cleanup deletes expired pending requests, replay records,
+	// sessions, SSO states, access-token revocations (expiry before now),
+	// refresh tokens (their own or their family's expiry before now) and
+	// device authorizations (expired for more than DeviceRetention) and
+	// returns how many it deleted. It never deletes audit events.
 	Cleanup(ctx context.Context, now time.Time) (int64, error)
 }
+
+// DeviceRetention is how long Cleanup keeps a device authorization after
+// its expiry, so that a device still polling gets expired_token rather
+// than invalid_grant.
+const DeviceRetention = time.Hour
 
 // NormalizeGroups returns the distinct non-empty group names, sorted.
 func NormalizeGroups(names []string) []string {
@@ -45,4 +68,86 @@ func NormalizeGroups(names []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// NormalizeAuditEvent returns the form of e both backends store and
+// return: Time in UTC, cut to the microsecond; every string (Details keys
+// included) valid UTF-8 without NUL characters, which are replaced by
+// U+FFFD, so that no value a client sent can make an append fail on one
+// database and not on another; empty lists and Details nil; slices and
+// map copied. The ID is left as it is.
+func NormalizeAuditEvent(e audit.Event) audit.Event {
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	e.Type, e.Outcome, e.Actor, e.Subject = cleanText(e.Type), cleanText(e.Outcome), cleanText(e.Actor), cleanText(e.Subject)
+	e.ClientID, e.Source, e.RequestID, e.Reason = cleanText(e.ClientID), cleanText(e.Source), cleanText(e.RequestID), cleanText(e.Reason)
+	e.Audience, e.Scopes, e.ActChain = cleanList(e.Audience), cleanList(e.Scopes), cleanList(e.ActChain)
+	if len(e.Details) == 0 {
+		e.Details = nil
+	} else {
+		d := make(map[string]string, len(e.Details))
+		for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+			d[cleanText(k)] = cleanText(e.Details[k])
+		}
+		e.Details = d
+	}
+	return e
+}
+
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+func cleanList(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = cleanText(v)
+	}
+	return out
+}
+
+// CheckAuditEvent rejects an event no backend stores: one without a Type
+// or a Time.
+func CheckAuditEvent(e audit.Event) error {
+	if e.Type == "" || e.Time.IsZero() {
+		return errors.New("audit event needs a type and a time")
+	}
+	return nil
+}
+
+// AuditQueryLimit validates q and returns the number of events it asks
+// for: q.Limit, or audit.DefaultLimit when it is zero. A Limit outside
+// 0..audit.MaxLimit, a negative Before, or a filter that is not valid
+// UTF-8 or contains NUL (no stored value does) is an error.
+func AuditQueryLimit(q audit.Query) (int, error) {
+	if q.Limit < 0 || q.Limit > audit.MaxLimit {
+		return 0, fmt.Errorf("audit query: limit %d is outside 1..%d", q.Limit, audit.MaxLimit)
+	}
+	if q.Before < 0 {
+		return 0, fmt.Errorf("audit query: negative cursor %d", q.Before)
+	}
+	for _, v := range []string{q.Type, q.Outcome, q.Actor, q.Subject, q.ClientID} {
+		if cleanText(v) != v {
+			return 0, errors.New("audit query: a filter is not valid UTF-8 or contains NUL")
+		}
+	}
+	if q.Limit == 0 {
+		return audit.DefaultLimit, nil
+	}
+	return q.Limit, nil
+}
+
+// AuditTypeMatches reports whether an event type matches the Type filter
+// of an audit.Query: every type when the filter is empty, types starting
+// with it when it ends in ".", else only the type equal to it.
+func AuditTypeMatches(filter, typ string) bool {
+	if strings.HasSuffix(filter, ".") {
+		return strings.HasPrefix(typ, filter)
+	}
+	return filter == "" || filter == typ
 }

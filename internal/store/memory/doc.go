@@ -1,8 +1,9 @@
-// Package memory is an in-memory implementation of sp.RequestTracker,
-// sp.ReplayCache, sp.SessionStore, sp.UserDirectory, sp.Pinger,
-// idp.SSOStateStore and apps.Store, for
-// tests and for programs that embed a single gateway instance and accept
-// losing all state on restart. It passes the same conformance suite
+// Package memory is an in-memory implementation of store.Store
+// (sp.RequestTracker, sp.ReplayCache, sp.SessionStore, sp.UserDirectory,
+// sp.Pinger, oauth.DeviceStore, oauth.RefreshStore, oauth.RevocationStore,
+// audit.Store), idp.SSOStateStore and apps.Store, for tests and for
+// programs that embed a single gateway instance and accept losing all
+// state on restart. It passes the same conformance suite
 // (internal/store/storetest) as the SQL store.
 //
 // # Security model
@@ -12,9 +13,16 @@
 // caller, MarkAssertionUsed is
 // insert-if-absent (an expired record may be replaced) and returns
 // sp.ErrReplay for a live duplicate, and ProvisionExternal creates or
-// updates a user in one step. The guarantees hold only within one process:
+// updates a user in one step. DecideDevice, ConsumeDevice and
+// RotateRefreshToken change state for exactly one of concurrent callers; a
+// rotated refresh token presented again revokes its family (the winner's
+// new token included) and returns oauth.ErrRefreshReused, as in the SQL
+// store. Audit events get IDs 1, 2, ... in append order, batches are all
+// or none, and values are normalized as store.NormalizeAuditEvent
+// describes. The guarantees hold only within one process:
 // instances behind a load balancer must share a SQL store instead.
 // Sessions are kept under the SHA-256 of their ID, as in the SQL store, so
 // the cookie secret is not retained. Nothing expires by itself: expired
-// items are invisible to every method, and Cleanup frees them.
+// items are invisible to every method (except DeviceByCode and IsRevoked,
+// as documented), and Cleanup frees them; it never deletes audit events.
 package memory

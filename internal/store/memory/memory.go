@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/idp"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
-// Store is an in-memory implementation of sp.RequestTracker,
-// sp.ReplayCache, sp.SessionStore, sp.UserDirectory and sp.Pinger. One
-// mutex guards all state, so every method is atomic. The zero value is not
-// usable; call New.
+// Store is an in-memory implementation of store.Store, idp.SSOStateStore
+// and apps.Store. One mutex guards all state, so every method is atomic.
+// The zero value is not usable; call New.
 type Store struct {
 	mu       sync.Mutex
 	requests map[string]sp.PendingRequest
@@ -34,6 +35,12 @@ type Store struct {
 	sso map[string]idp.PendingSSO
 	// applications holds the applications of the admin API (see apps.go).
 	applications appTable
+	// oauth holds device authorizations, refresh tokens and access-token
+	// revocations (see oauth.go), created on first use.
+	oauth *oauthTables
+	// audit is the audit log in append order; event i has ID i+1 (see
+	// audit.go).
+	audit []audit.Event
 }
 
 type replayKey struct{ issuer, assertionID string }
@@ -50,6 +57,7 @@ type session struct {
 }
 
 var (
+	_ store.Store       = (*Store)(nil)
 	_ sp.RequestTracker = (*Store)(nil)
 	_ sp.ReplayCache    = (*Store)(nil)
 	_ sp.SessionStore   = (*Store)(nil)
@@ -182,8 +190,12 @@ func (s *Store) DeleteSession(_ context.Context, id string) error {
 	return nil
 }
 
-// Cleanup deletes the pending requests, replay records and sessions whose
-// expiry is not after now and returns how many it deleted.
+// Cleanup deletes the pending requests, replay records, sessions and SSO
+// states whose expiry is not after now, the access-token revocations whose
+// expiry is before now, the refresh tokens whose own or family expiry is
+// before now and the device authorizations that expired more than
+// store.DeviceRetention before now, and returns how many it deleted. It
+// never deletes audit events.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memory: cleanup: %w", err)
@@ -210,6 +222,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 		}
 	}
 	n += s.cleanupSSOLocked(now)
+	n += s.cleanupOAuthLocked(now)
 	return n, nil
 }
 

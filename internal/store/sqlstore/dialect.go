@@ -13,7 +13,9 @@ import (
 // Dialect names the SQL database behind a *sql.DB. Every query the store
 // runs is written once in SQL that SQLite (3.35 or later) and PostgreSQL
 // both accept; the dialect only rewrites placeholders, recognises
-// uniqueness violations and checks connection settings at Open.
+// uniqueness violations, checks connection settings at Open, takes the
+// PostgreSQL advisory locks that serialise migrations and audit appends,
+// and selects the migration statements marked for one dialect.
 //
 // Portable choices the schema and queries rely on: times are BIGINT Unix
 // microseconds (no timestamp type differences), booleans are BOOLEAN,
@@ -94,6 +96,27 @@ func (d Dialect) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`SELECT pg_advisory_xact_lock(?)`), migrationLockKey); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
+	}
+	return nil
+}
+
+// auditLockKey is the PostgreSQL advisory lock key that serialises audit
+// appends between processes ("gh-audit" in ASCII).
+const auditLockKey int64 = 0x67682d6175646974
+
+// lockAudit takes, inside r's transaction, the lock that makes audit
+// appends commit one at a time, so that audit IDs increase in commit
+// order. On SQLite opened with SQLiteDSN the transaction already holds the
+// database write lock since BEGIN IMMEDIATE (and SQLite has one writer in
+// any case); PostgreSQL takes a transaction-scoped advisory lock, without
+// which a transaction holding lower identity values could commit after
+// one holding higher values.
+func (d Dialect) lockAudit(ctx context.Context, r runner) error {
+	if d != PostgreSQL {
+		return nil
+	}
+	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, auditLockKey); err != nil {
+		return fmt.Errorf("audit lock: %w", err)
 	}
 	return nil
 }

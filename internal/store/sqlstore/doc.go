@@ -1,15 +1,20 @@
 // Package sqlstore is Gatehouse's SQL storage: one implementation of
-// sp.RequestTracker, sp.ReplayCache, sp.SessionStore, sp.UserDirectory and
-// sp.Pinger over database/sql, for SQLite (modernc.org/sqlite, driver
-// "sqlite") and PostgreSQL (github.com/jackc/pgx/v5/stdlib, driver "pgx").
+// store.Store (sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
+// sp.UserDirectory, sp.Pinger, oauth.DeviceStore, oauth.RefreshStore,
+// oauth.RevocationStore and audit.Store), idp.SSOStateStore and apps.Store
+// over database/sql, for SQLite (modernc.org/sqlite, driver "sqlite") and
+// PostgreSQL (github.com/jackc/pgx/v5/stdlib, driver "pgx").
 //
 // The queries are written once in SQL both databases accept; a small
 // Dialect rewrites placeholders ('?' or '$n') and recognises each driver's
-// uniqueness violation, which the store reports as sp.ErrConflict. This
+// uniqueness violation, which the store reports as sp.ErrConflict (or the
+// sentinel of the interface concerned, such as oauth.ErrConflict). This
 // package imports no driver: the program (cmd/gatehouse) and the tests do.
 // Open applies the embedded, ordered migrations (migrations/NNNN_*.sql),
 // each in a transaction with its schema_migrations row, so reopening a
-// database, or several processes opening it at once, is safe.
+// database, or several processes opening it at once, is safe. A migration
+// statement preceded by a "-- dialect: NAME" line runs on that dialect
+// only: the audit log's identity column is the one thing written twice.
 //
 // The store rewrites each query's placeholders once and caches the result.
 // On SQLite it also prepares each query once, on first use, and keeps the
@@ -46,11 +51,46 @@
 //   - Users are keyed by (issuer, NameID) links, never by e-mail address;
 //     ProvisionExternal never takes over an existing user_name (it returns
 //     sp.ErrConflict) and never reactivates a deactivated user.
+//   - Device authorizations and refresh tokens are stored under the hex
+//     SHA-256 the oauth package computes; device codes and refresh tokens
+//     themselves never reach the database. DecideDevice and ConsumeDevice
+//     are single conditional UPDATEs (WHERE status = 'pending' / 'approved'
+//     and RowsAffected), so of concurrent callers exactly one changes the
+//     state. CreateDevice never takes a code from an unexpired
+//     authorization: the primary key and a unique index on user_code
+//     decide; an expired authorization gives its user code up (the column
+//     becomes NULL) but stays, to answer polls with expired_token.
+//   - RotateRefreshToken marks the old token used with a conditional
+//     UPDATE (used_at IS NULL AND revoked_at IS NULL AND unexpired) and
+//     inserts the next one in the same transaction, so of concurrent
+//     rotations exactly one succeeds: on PostgreSQL the others wait for
+//     the winner's row lock and find the token used once it commits. A
+//     rotated token presented again (to RotateRefreshToken or
+//     RefreshTokenByHash) revokes its whole family in its own committed
+//     statement, after the rotation transaction has ended, and the call
+//     returns oauth.ErrRefreshReused: after a race the winner's new token
+//     is revoked too, which is the intended reuse detection. The next
+//     token must keep the family, client and user and may not outlive the
+//     family.
+//   - Revoke is one INSERT ... ON CONFLICT DO UPDATE keeping the later
+//     expiry; IsRevoked answers true while the row exists, and Cleanup
+//     deletes it only after the token's exp, so a revocation is never
+//     forgotten while the token could still be accepted.
+//   - AppendAudit writes a batch in one transaction (all or none) under a
+//     lock (SQLite's write lock, or a PostgreSQL advisory lock), so audit
+//     IDs, assigned by the database and never reused, increase in commit
+//     order: a reader that has seen an ID never later finds a new event
+//     below it. Values are stored as valid UTF-8 without NUL (see
+//     store.NormalizeAuditEvent), so a hostile value in one event cannot
+//     make PostgreSQL refuse the batch it shares with others. Cleanup
+//     never deletes audit events; nothing in this package updates them.
 //   - Any database failure is returned as an error other than the
 //     sentinels, so the caller fails closed (HTTP 503, no session).
 //
-// Expired rows are invisible to every method; Cleanup deletes them in
-// bounded batches and is the caller's to schedule. Times are stored as
+// Expired rows are invisible to every method, except where a method says
+// otherwise (DeviceByCode, IsRevoked); Cleanup deletes them in bounded
+// batches and is the caller's to schedule. It keeps a device authorization
+// for store.DeviceRetention after its expiry. Times are stored as
 // Unix microseconds: sub-microsecond parts are dropped, which can only make
 // an item expire earlier. Validating what is stored (assertion lifetimes,
 // return paths, session lengths) is the caller's job.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -12,7 +13,9 @@ import (
 )
 
 // migrationFiles holds the ordered schema migrations, named
-// NNNN_description.sql, each written in SQL both dialects accept.
+// NNNN_description.sql, each written in SQL both dialects accept except
+// for statements marked with a "-- dialect: NAME" line (see
+// migrationStmt).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -20,8 +23,26 @@ var migrationFiles embed.FS
 type migration struct {
 	version int64
 	name    string
-	stmts   []string
+	stmts   []migrationStmt
 }
+
+// migrationStmt is one statement of a migration. A statement runs on every
+// dialect unless a "-- dialect: NAME" line (NAME as in DialectFor) comes
+// before it, after the previous statement (other comment lines may come
+// between), which limits it to that dialect: the way a migration writes
+// what the two databases have no common syntax for, such as an identity
+// column, as one statement per dialect.
+type migrationStmt struct {
+	dialect Dialect // zero: every dialect
+	text    string
+}
+
+// runsOn reports whether the statement applies to d.
+func (m migrationStmt) runsOn(d Dialect) bool { return m.dialect == 0 || m.dialect == d }
+
+// dialectDirective starts a line that limits the next statement to one
+// dialect.
+const dialectDirective = "-- dialect:"
 
 // loadMigrations reads and orders the embedded migrations. Versions must
 // start at 1 and have no gaps, so a mis-numbered file fails every Open
@@ -49,7 +70,10 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: read migration %q: %w", name, err)
 		}
-		stmts := splitStatements(string(body))
+		stmts, err := splitStatements(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: migration %q: %w", name, err)
+		}
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("sqlstore: migration %q is empty", name)
 		}
@@ -66,19 +90,38 @@ func loadMigrations() ([]migration, error) {
 
 // splitStatements drops "--" comment lines and splits on ';' at the end of
 // a line. Each statement is then executed on its own, which every driver
-// supports (multi-statement Exec is driver specific).
-func splitStatements(body string) []string {
-	var stmts []string
+// supports (multi-statement Exec is driver specific). A "-- dialect: NAME"
+// line limits the statement that follows it to that dialect; an unknown
+// NAME, or a directive inside a statement or with no statement after it,
+// is an error.
+func splitStatements(body string) ([]migrationStmt, error) {
+	var stmts []migrationStmt
 	var cur strings.Builder
+	var only Dialect
 	for line := range strings.Lines(body) {
 		trimmed := strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(trimmed, dialectDirective); ok {
+			d, err := DialectFor(strings.TrimSpace(name))
+			if err != nil {
+				return nil, fmt.Errorf("directive %q: %w", trimmed, err)
+			}
+			if only != 0 {
+				return nil, fmt.Errorf("directive %q follows another directive", trimmed)
+			}
+			if strings.TrimSpace(cur.String()) != "" {
+				return nil, fmt.Errorf("directive %q inside a statement", trimmed)
+			}
+			only = d
+			continue
+		}
 		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
 			continue
 		}
 		if stmt, ok := strings.CutSuffix(trimmed, ";"); ok {
 			cur.WriteString(stmt)
 			if s := strings.TrimSpace(cur.String()); s != "" {
-				stmts = append(stmts, s)
+				stmts = append(stmts, migrationStmt{dialect: only, text: s})
+				only = 0
 			}
 			cur.Reset()
 			continue
@@ -87,9 +130,13 @@ func splitStatements(body string) []string {
 		cur.WriteByte('\n')
 	}
 	if s := strings.TrimSpace(cur.String()); s != "" {
-		stmts = append(stmts, s)
+		stmts = append(stmts, migrationStmt{dialect: only, text: s})
+		only = 0
 	}
-	return stmts
+	if only != 0 {
+		return nil, errors.New("dialect directive without a statement after it")
+	}
+	return stmts, nil
 }
 
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -177,7 +224,10 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 			return nil // applied meanwhile by another process
 		}
 		for i, stmt := range m.stmts {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			if !stmt.runsOn(s.d) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt.text); err != nil {
 				return fmt.Errorf("sqlstore: migration %s statement %d: %w", m.name, i+1, err)
 			}
 		}

@@ -19,7 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/storetest"
+	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -258,9 +261,53 @@ func TestMigrationsConcurrentOpen(t *testing.T) {
 }
 
 func TestSplitStatements(t *testing.T) {
-	got := splitStatements("-- comment;\nCREATE TABLE a (\n  x INT -- trailing\n);\n\n  -- another\nCREATE INDEX i ON a (x);\nSELECT 1")
-	assert.Equal(t, []string{"CREATE TABLE a (\nx INT -- trailing\n)", "CREATE INDEX i ON a (x)", "SELECT 1"}, got)
-	assert.Empty(t, splitStatements("-- only a comment\n\n"))
+	got, err := splitStatements("-- comment;\nCREATE TABLE a (\n  x INT -- trailing\n);\n\n  -- another\nCREATE INDEX i ON a (x);\nSELECT 1")
+	require.NoError(t, err)
+	assert.Equal(t, []migrationStmt{
+		{text: "CREATE TABLE a (\nx INT -- trailing\n)"},
+		{text: "CREATE INDEX i ON a (x)"},
+		{text: "SELECT 1"},
+	}, got)
+	got, err = splitStatements("-- only a comment\n\n")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+func TestSplitStatementsDialects(t *testing.T) {
+	const valid = "CREATE TABLE a (x INT);\n-- dialect: sqlite\n-- a comment\nCREATE TABLE b (\n  id INTEGER PRIMARY KEY AUTOINCREMENT\n);\n  -- dialect: postgres\nCREATE TABLE b (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY);\nCREATE INDEX i ON a (x);\n"
+	got, err := splitStatements(valid)
+	require.NoError(t, err)
+	require.Equal(t, []migrationStmt{
+		{text: "CREATE TABLE a (x INT)"},
+		{dialect: SQLite, text: "CREATE TABLE b (\nid INTEGER PRIMARY KEY AUTOINCREMENT\n)"},
+		{dialect: PostgreSQL, text: "CREATE TABLE b (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY)"},
+		{text: "CREATE INDEX i ON a (x)"},
+	}, got)
+	runs := func(d Dialect) []string {
+		var out []string
+		for _, m := range got {
+			if m.runsOn(d) {
+				out = append(out, m.text)
+			}
+		}
+		return out
+	}
+	assert.Equal(t, []string{got[0].text, got[1].text, got[3].text}, runs(SQLite))
+	assert.Equal(t, []string{got[0].text, got[2].text, got[3].text}, runs(PostgreSQL))
+
+	for name, body := range map[string]string{
+		"unknown dialect":      strings.Replace(valid, "dialect: postgres", "dialect: mysql", 1),
+		"inside a statement":   strings.Replace(valid, "  id INTEGER", "-- dialect: sqlite\n  id INTEGER", 1),
+		"two directives":       strings.Replace(valid, "-- a comment", "-- dialect: postgres", 1),
+		"no statement after":   valid + "-- dialect: sqlite\n",
+		"empty dialect name":   strings.Replace(valid, "dialect: sqlite", "dialect:", 1),
+		"directive at the end": valid + "-- dialect: postgres\n-- trailing comment\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := splitStatements(body)
+			require.Error(t, err)
+		})
+	}
 }
 
 // TestSessionIDHashedAtRest checks that the sessions table holds only the
@@ -376,11 +423,29 @@ func TestCleanupBatches(t *testing.T) {
 			require.NoError(t, s.SaveRequest(ctx, sp.PendingRequest{ID: "live", ExpiresAt: now.Add(time.Microsecond)}))
 			require.NoError(t, s.MarkAssertionUsed(ctx, "https://idp.example.com", "_live", now.Add(time.Microsecond), testNow))
 			require.NoError(t, s.CreateSession(ctx, sp.Session{ID: "live", ExpiresAt: now.Add(time.Microsecond)}))
+			// The OAuth tables delete rows whose expiry is before now (for
+			// device authorizations: before now minus the retention).
+			deviceCutoff := now.Add(-store.DeviceRetention)
+			for i := range 6 {
+				name, exp, deviceExp := fmt.Sprintf("old-%d", i), now.Add(-time.Duration(i+1)*time.Second), deviceCutoff.Add(-time.Duration(i+1)*time.Second)
+				if i == 5 {
+					name, exp, deviceExp = "live", now, deviceCutoff
+				}
+				require.NoError(t, s.Revoke(ctx, "jti-"+name, exp))
+				require.NoError(t, s.CreateRefreshToken(ctx, oauth.RefreshToken{Hash: "rt-" + name, FamilyID: "fam-" + name, ExpiresAt: exp, FamilyExpiresAt: exp}))
+				require.NoError(t, s.CreateDevice(ctx, oauth.DeviceAuthorization{
+					DeviceCodeHash: "dc-" + name, UserCode: "UC-" + name, CreatedAt: deviceExp.Add(-time.Minute), ExpiresAt: deviceExp,
+				}))
+			}
+			require.NoError(t, s.AppendAudit(ctx, []audit.Event{{Type: "never.deleted", Time: testNow.Add(-24 * time.Hour)}}))
 
 			n, err := s.Cleanup(ctx, now)
 			require.NoError(t, err)
-			assert.Equal(t, int64(15), n)
-			for _, table := range []string{"pending_requests", "replay_cache", "sessions"} {
+			assert.Equal(t, int64(30), n)
+			var events int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_events").Scan(&events))
+			assert.Equal(t, 1, events, "audit events are never deleted")
+			for _, table := range []string{"pending_requests", "replay_cache", "sessions", "revoked_tokens", "refresh_tokens", "device_authorizations"} {
 				var left int
 				require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&left))
 				assert.Equal(t, 1, left, table)

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -29,8 +32,8 @@ type Options struct {
 	CleanupBatchSize int
 }
 
-// Store implements sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
-// sp.UserDirectory and sp.Pinger over database/sql. It is safe for
+// Store implements store.Store, idp.SSOStateStore and apps.Store over
+// database/sql. It is safe for
 // concurrent use, and several processes may share one PostgreSQL database.
 // On SQLite it prepares each query once, on first use, and keeps the
 // prepared statements until Close. The caller owns the *sql.DB: Close does
@@ -45,6 +48,7 @@ type Store struct {
 }
 
 var (
+	_ store.Store       = (*Store)(nil)
 	_ sp.RequestTracker = (*Store)(nil)
 	_ sp.ReplayCache    = (*Store)(nil)
 	_ sp.SessionStore   = (*Store)(nil)
@@ -185,6 +189,37 @@ func (s *Store) wrap(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, sp.ErrConflict, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// wrapOAuth is wrap for the OAuth and audit tables: a uniqueness violation
+// becomes oauth.ErrConflict, keeping the driver error in the chain.
+func (s *Store) wrapOAuth(op string, err error) error {
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, oauth.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// encodeList and decodeList convert string lists (scopes) to and from the
+// JSON arrays the schema keeps in TEXT columns. An empty list is stored as
+// [] and read back as nil.
+func encodeList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+func decodeList(column, v string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(v), &l); err != nil {
+		return nil, fmt.Errorf("%s column: %w", column, err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
 }
 
 // toMicros and fromMicros convert times to and from the schema's BIGINT

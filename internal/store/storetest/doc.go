@@ -16,7 +16,15 @@
 // expire exactly at ExpiresAt; users are keyed by (issuer, NameID), an
 // existing user_name is never taken over by provisioning, and group
 // memberships change only when groups are asserted; Cleanup removes
-// expired rows and nothing else. Every negative case has a positive control
+// expired rows and nothing else. For OAuth (RunOAuth) it checks that a
+// device authorization is decided and consumed exactly once, also under
+// concurrency, and never through an expired user code; that exactly one of
+// Concurrency rotations of a refresh token wins and that reuse revokes the
+// whole family, the winner's new token included; that a rotation cannot
+// move a token to another family, client or user; and that revocations
+// are idempotent and kept until their expiry. For the audit log (RunAudit)
+// it checks all-or-none appends, IDs in append order, every filter, paging
+// with the Before cursor, and that Cleanup never deletes events. Every negative case has a positive control
 // beside it, so a store that rejects everything fails. Checks that need to
 // look inside a backend (for example that session IDs are stored only
 // hashed) belong in that backend's own tests.

@@ -41,6 +41,12 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Provision", func(t *testing.T) { testProvision(t, newStore) })
 	t.Run("ConcurrentProvision", func(t *testing.T) { testConcurrentProvision(t, newStore) })
 	t.Run("Cleanup", func(t *testing.T) { testCleanup(t, newStore) })
+	t.Run("OAuth", func(t *testing.T) {
+		RunOAuth(t, func(t *testing.T) OAuthStore { return newStore(t) })
+	})
+	t.Run("Audit", func(t *testing.T) {
+		RunAudit(t, func(t *testing.T) AuditStore { return newStore(t) })
+	})
 }
 
 func pending(id string, expires time.Time) sp.PendingRequest {
