@@ -3,10 +3,13 @@
 // Validator for every token Gatehouse accepts (subject and actor tokens,
 // JWT bearer assertions, client assertions, its own access tokens), a
 // Minter of RFC 9068 JWT access tokens, the JWK Set handler for
-// /oauth/jwks, the RFC 8414 metadata handler, and the token endpoint
-// (NewTokenHandler) for token exchange (RFC 8693) and JWT bearer (RFC 7523)
-// grants with client authentication, token introspection (RFC 7662) and
-// revocation (RFC 7009).
+// /oauth/jwks, the RFC 8414 metadata handler, the token endpoint
+// (NewTokenHandler) for token exchange (RFC 8693), JWT bearer (RFC 7523),
+// device code (RFC 8628) and refresh token (RFC 6749 section 6) grants with
+// client authentication, the device authorization endpoint
+// (NewDeviceAuthorizationHandler) and the approval side of the device flow
+// (DeviceVerifier), token introspection (RFC 7662) and revocation
+// (RFC 7009).
 //
 // # Security model
 //
@@ -36,7 +39,40 @@
 // capped body, refuses oversized tokens rather than falling back, lets
 // audience and scope only narrow (request, client allowance and data
 // service intersected), requires an existing, active user, and audits
-// every outcome without token values. The caller's job: resolvers for
-// external token types (trusted issuers), persistent client, jti and user
-// stores, and TLS. The package holds no global mutable state.
+// every outcome without token values.
+//
+// Device codes and refresh tokens are 256 random bits handed out once and
+// stored only as their SHA-256; user codes are 8 characters from a
+// 20-consonant alphabet (20^8 ≈ 2.6e10 values), normalised by ASCII-only
+// case folding so no Unicode character maps onto the alphabet, and never
+// logged or audited. A device code is bound to the client it was issued
+// to, expires, enforces the polling interval (slow_down adds 5 seconds),
+// and an approved one is consumed exactly once by an atomic store
+// transition, so concurrent polls yield one token. The user named by a
+// device approval or a refresh token is looked up again at issuance and
+// must exist and be active; the audience and scopes of such an earlier
+// grant are intersected again with the client's current allowance, so a
+// narrowed configuration takes effect at once. Refresh tokens rotate on
+// every use within a family bounded by RefreshFamilyLifetime; presenting
+// a rotated token (reuse, or the loser of a race) revokes the whole
+// family; a token presented by another client is refused without
+// rotating it; the request's scope can only narrow the access token, the
+// new refresh token keeps the grant's scope. The revocation endpoint
+// revokes a client's own refresh token family. Auditing is fail-closed
+// for everything that grants: if the "issued" event of a token (or of a
+// device authorization, or a device decision, which is recorded before it
+// is stored) cannot be recorded, nothing is handed out or decided, a
+// refresh token family created or rotated for the withheld response is
+// revoked, and the client gets server_error; failures to record
+// refusals, introspections and revocations are logged at error level.
+// Device polls answered authorization_pending or slow_down are logged,
+// not audited.
+//
+// The caller's job: resolvers for external token types (trusted issuers),
+// persistent client, jti, user, device and refresh token stores with the
+// atomicity their interfaces document, rate limits on the device
+// verification page (per source and per user) and on the endpoints, the
+// verification page itself (it must require a signed-in user and show the
+// DevicePrompt before Decide), and TLS. The package holds no global
+// mutable state.
 package oauth

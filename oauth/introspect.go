@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -23,10 +23,14 @@ type IntrospectionConfig struct {
 	// typ at+jwt and accept every audience Gatehouse issues for. Required.
 	Validator   *Validator
 	Revocations RevocationStore // required
-	MaxBody     int64           // zero: DefaultMaxTokenBody
-	Now         func() time.Time
-	Logger      *slog.Logger
-	Audit       AuditSink // nil: no audit
+	// Refresh, when set, lets the revocation endpoint revoke refresh
+	// token families and the introspection endpoint report a caller's own
+	// refresh tokens.
+	Refresh RefreshStore
+	MaxBody int64 // zero: DefaultMaxTokenBody
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Audit   AuditSink // nil: no audit
 }
 
 // introspectionResponse is the RFC 7662 section 2.2 response.
@@ -53,9 +57,12 @@ type introspectionHandler struct{ p *tokenEndpointPeer }
 // caller must authenticate as a confidential client by one of the token
 // endpoint's methods. The token parameter is active only if it is a valid,
 // unexpired, unrevoked Gatehouse access token whose aud includes one of
-// the client's Audiences or whose client_id is the client; anything else
-// is {"active":false}, never an error saying why. token_type_hint is
-// ignored.
+// the client's Audiences or whose client_id is the client, or (when
+// cfg.Refresh is set) a current refresh token issued to the client,
+// reported with token_type "refresh_token"; anything else is
+// {"active":false}, never an error saying why. token_type_hint is
+// ignored. Introspecting a refresh token that was already rotated counts
+// as reuse: the store revokes its family.
 func NewIntrospectionHandler(cfg IntrospectionConfig) (http.Handler, error) {
 	p, err := newTokenEndpointPeer("introspection", cfg)
 	if err != nil {
@@ -67,7 +74,7 @@ func NewIntrospectionHandler(cfg IntrospectionConfig) (http.Handler, error) {
 func (h *introspectionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.p.now()
 	ctx := r.Context()
-	ev := AuditEvent{Reason: "introspection: "}
+	ev := AuditEvent{Action: AuditActionIntrospect, Reason: "introspection: "}
 	client, raw, oe := h.p.request(w, r, now, false, &ev)
 	if oe != nil {
 		h.p.refuse(ctx, w, ev, oe, "introspection request refused")
@@ -79,30 +86,48 @@ func (h *introspectionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	resp := introspectionResponse{}
-	if ok && mayIntrospect(client, tok) {
-		resp, ok = activeResponse(tok)
-	} else {
-		ok = false
-	}
 	ev.Outcome = AuditIntrospected
 	ev.Reason = "inactive"
-	if ok {
-		ev.Reason = "active"
-		auditClaims(&ev, tok)
+	switch {
+	case tok != nil:
+		if ok && mayIntrospect(client, tok) {
+			if resp, ok = activeResponse(tok); ok {
+				ev.Reason = "active"
+				auditClaims(&ev, tok)
+			}
+		}
+	case h.p.refresh != nil:
+		rt, found, err := h.p.peerRefreshToken(ctx, client, raw, now)
+		if err != nil {
+			ev.Reason = "introspection: "
+			h.p.refuse(ctx, w, ev, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err), "introspection failed")
+			return
+		}
+		if found {
+			resp = refreshResponse(rt)
+			ev.Reason = "active"
+			auditRefresh(&ev, rt)
+		}
+	}
+	if !resp.Active {
+		resp = introspectionResponse{}
 	}
 	h.p.record(ctx, ev)
-	body, err := json.Marshal(resp)
-	if err != nil {
-		WriteError(w, err)
-		return
+	writeJSON(w, resp)
+}
+
+// refreshResponse is the active response for a refresh token.
+func refreshResponse(rt RefreshToken) introspectionResponse {
+	return introspectionResponse{
+		Active:    true,
+		Scope:     strings.Join(rt.Scopes, " "),
+		ClientID:  rt.ClientID,
+		TokenType: "refresh_token",
+		Exp:       rt.ExpiresAt.Unix(),
+		Iat:       rt.IssuedAt.Unix(),
+		Sub:       rt.UserID,
+		Aud:       rt.Audience,
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json;charset=UTF-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Pragma", "no-cache")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
 }
 
 // mayIntrospect: the token was issued to the client, or for a data service

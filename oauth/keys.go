@@ -118,8 +118,14 @@ type MetadataConfig struct {
 	// Issuer is external_url: an absolute http(s) URL without query or
 	// fragment. Endpoints are Issuer + the CONTRACT.md paths.
 	Issuer string
-	// GrantTypes; nil means all four Gatehouse grants.
+	// GrantTypes; nil means token exchange, JWT bearer and refresh token,
+	// plus the device code grant when DeviceAuthorizationEndpoint is set.
 	GrantTypes []string
+	// DeviceAuthorizationEndpoint is the absolute URL of the RFC 8628
+	// device authorization endpoint (normally Issuer +
+	// PathDeviceAuthorization); emitted as device_authorization_endpoint
+	// when set. Advertising GrantDeviceCode requires it.
+	DeviceAuthorizationEndpoint string
 	// AuthMethods (token_endpoint_auth_methods_supported); nil means
 	// client_secret_basic, client_secret_post, private_key_jwt and none.
 	AuthMethods []string
@@ -134,7 +140,7 @@ type metadataDoc struct {
 	Issuer                      string   `json:"issuer"`
 	TokenEndpoint               string   `json:"token_endpoint"`
 	JWKSURI                     string   `json:"jwks_uri"`
-	DeviceAuthorizationEndpoint string   `json:"device_authorization_endpoint"`
+	DeviceAuthorizationEndpoint string   `json:"device_authorization_endpoint,omitempty"`
 	IntrospectionEndpoint       string   `json:"introspection_endpoint"`
 	RevocationEndpoint          string   `json:"revocation_endpoint"`
 	GrantTypes                  []string `json:"grant_types_supported"`
@@ -154,9 +160,21 @@ func MetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 		return nil, fmt.Errorf("oauth: metadata: issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	base := strings.TrimSuffix(cfg.Issuer, "/")
+	if d := cfg.DeviceAuthorizationEndpoint; d != "" {
+		du, err := url.Parse(d)
+		if err != nil || (du.Scheme != "https" && du.Scheme != "http") || du.Host == "" || du.Fragment != "" {
+			return nil, fmt.Errorf("oauth: metadata: device authorization endpoint %q must be an absolute http(s) URL", d)
+		}
+	}
 	grants := cfg.GrantTypes
 	if grants == nil {
-		grants = []string{GrantTokenExchange, GrantJWTBearer, GrantDeviceCode, GrantRefreshToken}
+		grants = []string{GrantTokenExchange, GrantJWTBearer, GrantRefreshToken}
+		if cfg.DeviceAuthorizationEndpoint != "" {
+			grants = append(grants, GrantDeviceCode)
+		}
+	}
+	if slices.Contains(grants, GrantDeviceCode) && cfg.DeviceAuthorizationEndpoint == "" {
+		return nil, errors.New("oauth: metadata: the device code grant needs a device authorization endpoint (RFC 8628 section 4)")
 	}
 	methods := cfg.AuthMethods
 	if methods == nil {
@@ -177,7 +195,7 @@ func MetadataHandler(cfg MetadataConfig) (http.Handler, error) {
 		Issuer:                      cfg.Issuer,
 		TokenEndpoint:               base + PathToken,
 		JWKSURI:                     base + PathJWKS,
-		DeviceAuthorizationEndpoint: base + PathDeviceAuthorization,
+		DeviceAuthorizationEndpoint: cfg.DeviceAuthorizationEndpoint,
 		IntrospectionEndpoint:       base + PathIntrospect,
 		RevocationEndpoint:          base + PathRevoke,
 		GrantTypes:                  slices.Clone(grants),

@@ -77,7 +77,8 @@ func TestJWKSHandlerRefuses(t *testing.T) {
 }
 
 func TestMetadataHandler(t *testing.T) {
-	h, err := MetadataHandler(MetadataConfig{Issuer: "https://gatehouse.example.com"})
+	h, err := MetadataHandler(MetadataConfig{Issuer: "https://gatehouse.example.com",
+		DeviceAuthorizationEndpoint: "https://gatehouse.example.com" + PathDeviceAuthorization})
 	require.NoError(t, err)
 	for _, p := range []string{PathMetadata, PathOpenIDConfiguration} {
 		rec := httptest.NewRecorder()
@@ -99,12 +100,26 @@ func TestMetadataHandler(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathMetadata, nil))
 	assert.Equal(t, 405, rec.Code)
 
+	// Without a device endpoint, neither the endpoint nor the grant is
+	// advertised.
+	h, err = MetadataHandler(MetadataConfig{Issuer: "https://gatehouse.example.com"})
+	require.NoError(t, err)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathMetadata, nil))
+	require.Equal(t, 200, rec.Code)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+	assert.NotContains(t, doc, "device_authorization_endpoint")
+	assert.ElementsMatch(t, []any{GrantTokenExchange, GrantJWTBearer, GrantRefreshToken}, doc["grant_types_supported"])
+
 	for name, cfg := range map[string]MetadataConfig{
-		"relative": {Issuer: "/x"},
-		"query":    {Issuer: "https://g.example.com?x=1"},
-		"ftp":      {Issuer: "ftp://g.example.com"},
-		"HMAC alg": {Issuer: "https://g.example.com", SigningAlgs: []jwa.SignatureAlgorithm{jwa.HS256}},
-		"none alg": {Issuer: "https://g.example.com", SigningAlgs: []jwa.SignatureAlgorithm{jwa.NoSignature}},
+		"relative":                      {Issuer: "/x"},
+		"query":                         {Issuer: "https://g.example.com?x=1"},
+		"ftp":                           {Issuer: "ftp://g.example.com"},
+		"HMAC alg":                      {Issuer: "https://g.example.com", SigningAlgs: []jwa.SignatureAlgorithm{jwa.HS256}},
+		"none alg":                      {Issuer: "https://g.example.com", SigningAlgs: []jwa.SignatureAlgorithm{jwa.NoSignature}},
+		"device grant without endpoint": {Issuer: "https://g.example.com", GrantTypes: []string{GrantDeviceCode}},
+		"relative device endpoint":      {Issuer: "https://g.example.com", DeviceAuthorizationEndpoint: PathDeviceAuthorization},
 	} {
 		_, err := MetadataHandler(cfg)
 		assert.Error(t, err, name)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,9 +41,10 @@ type RevocationConfig = IntrospectionConfig
 // own-token validation.
 type tokenEndpointPeer struct {
 	auth        clientAuthenticator
-	form        *tokenHandler // only maxBody is set: used for parseForm
+	maxBody     int64
 	validator   *Validator
 	revocations RevocationStore
+	refresh     RefreshStore // nil: refresh tokens are not looked up
 	now         func() time.Time
 	log         *slog.Logger
 	audit       AuditSink
@@ -66,9 +68,10 @@ func newTokenEndpointPeer(what string, cfg IntrospectionConfig) (*tokenEndpointP
 			tokenEndpoint: cfg.TokenEndpoint,
 			maxTokenSize:  v.maxSize,
 		},
-		form:        &tokenHandler{maxBody: cmp.Or(cfg.MaxBody, DefaultMaxTokenBody)},
+		maxBody:     cmp.Or(cfg.MaxBody, DefaultMaxTokenBody),
 		validator:   v,
 		revocations: cfg.Revocations,
+		refresh:     cfg.Refresh,
 		now:         cfg.Now,
 		log:         cfg.Logger,
 		audit:       cfg.Audit,
@@ -89,7 +92,7 @@ func (p *tokenEndpointPeer) request(w http.ResponseWriter, r *http.Request, now 
 		w.Header().Set("Allow", http.MethodPost)
 		return nil, "", NewError(ErrInvalidRequest, "method not allowed").WithStatus(http.StatusMethodNotAllowed)
 	}
-	form, oe := p.form.parseForm(w, r)
+	form, oe := parseForm(w, r, p.maxBody)
 	if oe != nil {
 		return nil, "", oe
 	}
@@ -105,8 +108,8 @@ func (p *tokenEndpointPeer) request(w http.ResponseWriter, r *http.Request, now 
 	if tok == "" {
 		return nil, "", NewError(ErrInvalidRequest, "token is required")
 	}
-	// token_type_hint is only a hint: Gatehouse's own access tokens are the
-	// only tokens it can look up, whatever the hint says.
+	// token_type_hint is only a hint and is ignored: a token is tried as
+	// an own access token first, then as a refresh token.
 	return client, tok, nil
 }
 
@@ -132,16 +135,21 @@ func (p *tokenEndpointPeer) refuse(ctx context.Context, w http.ResponseWriter, e
 	ev.Outcome = AuditRefused
 	ev.Reason = ev.Reason + string(oe.Code)
 	p.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("client_id", ev.ClientID), slog.Any("error", oe))
-	if p.audit != nil {
-		p.audit.Record(ctx, ev)
-	}
+	recordLogged(ctx, p.audit, p.log, ev)
 	WriteError(w, oe)
 }
 
+// record audits ev; a failure is logged at error level and does not
+// change the response.
 func (p *tokenEndpointPeer) record(ctx context.Context, ev AuditEvent) {
-	if p.audit != nil {
-		p.audit.Record(ctx, ev)
-	}
+	recordLogged(ctx, p.audit, p.log, ev)
+}
+
+func auditRefresh(ev *AuditEvent, rt RefreshToken) {
+	ev.Subject = rt.UserID
+	ev.Audience = []string{rt.Audience}
+	ev.Scopes = slices.Clone(rt.Scopes)
+	ev.RefreshFamily = rt.FamilyID
 }
 
 func auditClaims(ev *AuditEvent, tok jwt.Token) {
@@ -163,8 +171,10 @@ type revocationHandler struct{ p *tokenEndpointPeer }
 // authenticates the client as the token endpoint does (public clients
 // included, RFC 7009 section 5), and revokes the token parameter if it is a
 // valid Gatehouse access token issued to that client, recording its jti
-// until its exp. The answer is 200 with an empty body whether or not
-// anything was revoked (RFC 7009 section 2.2); token_type_hint is ignored.
+// until its exp. Otherwise, when cfg.Refresh is set, a current refresh
+// token of that client revokes its whole family (RFC 7009 section 2.1).
+// The answer is 200 with an empty body whether or not anything was
+// revoked (RFC 7009 section 2.2); token_type_hint is ignored.
 func NewRevocationHandler(cfg RevocationConfig) (http.Handler, error) {
 	p, err := newTokenEndpointPeer("revocation", cfg)
 	if err != nil {
@@ -176,20 +186,36 @@ func NewRevocationHandler(cfg RevocationConfig) (http.Handler, error) {
 func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.p.now()
 	ctx := r.Context()
-	ev := AuditEvent{Reason: "revocation: "}
+	ev := AuditEvent{Action: AuditActionRevoke, Reason: "revocation: "}
 	client, raw, oe := h.p.request(w, r, now, true, &ev)
 	if oe != nil {
 		h.p.refuse(ctx, w, ev, oe, "revocation request refused")
 		return
 	}
 	tok, ok, err := h.p.ownToken(ctx, raw, now)
-	if err == nil && ok && tokenClientID(tok) == client.ID {
-		err = h.p.revocations.Revoke(ctx, tok.JwtID(), tok.Expiration())
-		if err == nil {
-			ev.Outcome = AuditRevoked
-			ev.Reason = ""
-			auditClaims(&ev, tok)
-			h.p.record(ctx, ev)
+	switch {
+	case err != nil:
+	case tok != nil:
+		if ok && tokenClientID(tok) == client.ID {
+			err = h.p.revocations.Revoke(ctx, tok.JwtID(), tok.Expiration())
+			if err == nil {
+				ev.Outcome = AuditRevoked
+				ev.Reason = ""
+				auditClaims(&ev, tok)
+				h.p.record(ctx, ev)
+			}
+		}
+	case h.p.refresh != nil:
+		var rt RefreshToken
+		rt, ok, err = h.p.peerRefreshToken(ctx, client, raw, now)
+		if err == nil && ok {
+			err = h.p.refresh.RevokeRefreshFamily(ctx, rt.FamilyID)
+			if err == nil {
+				ev.Outcome = AuditRevoked
+				ev.Reason = ""
+				auditRefresh(&ev, rt)
+				h.p.record(ctx, ev)
+			}
 		}
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,17 +120,25 @@ type DataService struct {
 	Scopes   []string
 }
 
-// AuditEvent is one issued or refused token request. It never carries
-// token values.
+// AuditEvent is one decision of an endpoint of this package. It never
+// carries token values, device codes or user codes.
 type AuditEvent struct {
-	Outcome   string // "issued" or "refused"
+	// Action is the endpoint or operation (AuditAction* constants).
+	Action string
+	// Outcome is AuditIssued, AuditRefused, AuditIntrospected,
+	// AuditRevoked, AuditApproved or AuditDenied.
+	Outcome   string
 	GrantType string
 	ClientID  string
-	Subject   string
-	Audience  []string
-	Scopes    []string
-	Actor     *Actor
-	Reason    string
+	// Subject is the user the decision is about.
+	Subject  string
+	Audience []string
+	Scopes   []string
+	Actor    *Actor
+	// RefreshFamily is the FamilyID of the refresh token issued, rotated,
+	// revoked or introspected (an identifier, never a token value).
+	RefreshFamily string
+	Reason        string
 }
 
 // Audit outcomes.
@@ -138,9 +147,23 @@ const (
 	AuditRefused = "refused"
 )
 
-// AuditSink records token endpoint decisions.
+// Audit actions (AuditEvent.Action).
+const (
+	AuditActionToken               = "token"
+	AuditActionIntrospect          = "introspect"
+	AuditActionRevoke              = "revoke"
+	AuditActionDeviceAuthorization = "device_authorization"
+	AuditActionDeviceDecision      = "device_decision"
+)
+
+// AuditSink records the decisions of the endpoints of this package.
+// Issuing is fail-closed: when Record fails for an issued token (or a
+// device authorization, or a device decision), the token is withheld and
+// the request answered with server_error (the decision is not made). For
+// refusals, introspections and revocations a Record error is only logged
+// at error level.
 type AuditSink interface {
-	Record(ctx context.Context, e AuditEvent)
+	Record(ctx context.Context, e AuditEvent) error
 }
 
 // TokenHandlerConfig configures NewTokenHandler.
@@ -156,28 +179,50 @@ type TokenHandlerConfig struct {
 	// that grant. It must return JTI and ExpiresAt.
 	Assertions   SubjectResolver
 	DataServices []DataService
-	MaxTokenSize int   // zero: DefaultMaxTokenSize
-	MaxBody      int64 // zero: DefaultMaxTokenBody
-	Now          func() time.Time
-	Logger       *slog.Logger
-	Audit        AuditSink // nil: no audit
+	// Devices enables the RFC 8628 device code grant; nil disables it
+	// (unsupported_grant_type).
+	Devices DeviceStore
+	// Refresh enables the refresh_token grant and the issuing of refresh
+	// tokens by the device code grant to clients allowed the
+	// refresh_token grant; nil disables both.
+	Refresh RefreshStore
+	// Users looks up the user a device authorization or refresh token
+	// names; required when Devices or Refresh is set.
+	Users UserLookup
+	// RefreshTokenLifetime bounds each refresh token; zero:
+	// DefaultRefreshTokenLifetime. A rotated token never outlives its
+	// family.
+	RefreshTokenLifetime time.Duration
+	// RefreshFamilyLifetime bounds a refresh token family (the grant) from
+	// its first token; zero: DefaultRefreshFamilyLifetime.
+	RefreshFamilyLifetime time.Duration
+	MaxTokenSize          int   // zero: DefaultMaxTokenSize
+	MaxBody               int64 // zero: DefaultMaxTokenBody
+	Now                   func() time.Time
+	Logger                *slog.Logger
+	Audit                 AuditSink // nil: no audit
 }
 
 type tokenHandler struct {
-	auth       clientAuthenticator
-	minter     *Minter
-	resolvers  map[string]SubjectResolver
-	assertions SubjectResolver
-	services   map[string]DataService
-	maxToken   int
-	maxBody    int64
-	now        func() time.Time
-	log        *slog.Logger
-	audit      AuditSink
+	auth        clientAuthenticator
+	minter      *Minter
+	resolvers   map[string]SubjectResolver
+	assertions  SubjectResolver
+	services    dataServices
+	devices     DeviceStore
+	refresh     RefreshStore
+	users       UserLookup
+	refreshLife time.Duration
+	familyLife  time.Duration
+	maxToken    int
+	maxBody     int64
+	now         func() time.Time
+	log         *slog.Logger
+	audit       AuditSink
 }
 
-// NewTokenHandler returns the /oauth/token handler for the token exchange
-// and JWT bearer grants.
+// NewTokenHandler returns the /oauth/token handler for the token exchange,
+// JWT bearer, device code and refresh token grants.
 func NewTokenHandler(cfg TokenHandlerConfig) (http.Handler, error) {
 	u, err := url.Parse(cfg.TokenEndpoint)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -189,6 +234,16 @@ func NewTokenHandler(cfg TokenHandlerConfig) (http.Handler, error) {
 	if cfg.MaxTokenSize < 0 || cfg.MaxBody < 0 {
 		return nil, errors.New("oauth: token: negative size limit")
 	}
+	if (cfg.Devices != nil || cfg.Refresh != nil) && cfg.Users == nil {
+		return nil, errors.New("oauth: token: a user lookup is required with the device code or refresh token grant")
+	}
+	if cfg.RefreshTokenLifetime < 0 || cfg.RefreshFamilyLifetime < 0 {
+		return nil, errors.New("oauth: token: negative refresh token lifetime")
+	}
+	services, err := newDataServices("token", cfg.DataServices)
+	if err != nil {
+		return nil, err
+	}
 	h := &tokenHandler{
 		auth: clientAuthenticator{
 			clients:       cfg.Clients,
@@ -196,30 +251,29 @@ func NewTokenHandler(cfg TokenHandlerConfig) (http.Handler, error) {
 			tokenEndpoint: cfg.TokenEndpoint,
 			maxTokenSize:  cfg.MaxTokenSize,
 		},
-		minter:     cfg.Minter,
-		resolvers:  make(map[string]SubjectResolver, len(cfg.Resolvers)),
-		assertions: cfg.Assertions,
-		services:   make(map[string]DataService, len(cfg.DataServices)),
-		maxToken:   cfg.MaxTokenSize,
-		maxBody:    cfg.MaxBody,
-		now:        cfg.Now,
-		log:        cfg.Logger,
-		audit:      cfg.Audit,
+		minter:      cfg.Minter,
+		resolvers:   make(map[string]SubjectResolver, len(cfg.Resolvers)),
+		assertions:  cfg.Assertions,
+		services:    services,
+		devices:     cfg.Devices,
+		refresh:     cfg.Refresh,
+		users:       cfg.Users,
+		refreshLife: cmp.Or(cfg.RefreshTokenLifetime, DefaultRefreshTokenLifetime),
+		familyLife:  cmp.Or(cfg.RefreshFamilyLifetime, DefaultRefreshFamilyLifetime),
+		maxToken:    cfg.MaxTokenSize,
+		maxBody:     cfg.MaxBody,
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		audit:       cfg.Audit,
+	}
+	if h.refreshLife > h.familyLife {
+		return nil, errors.New("oauth: token: the refresh token lifetime exceeds the refresh family lifetime")
 	}
 	for t, r := range cfg.Resolvers {
 		if r == nil {
 			return nil, fmt.Errorf("oauth: token: nil resolver for %q", t)
 		}
 		h.resolvers[t] = r
-	}
-	for _, ds := range cfg.DataServices {
-		if ds.Audience == "" {
-			return nil, errors.New("oauth: token: data service without audience")
-		}
-		if _, dup := h.services[ds.Audience]; dup {
-			return nil, fmt.Errorf("oauth: token: duplicate data service %q", ds.Audience)
-		}
-		h.services[ds.Audience] = DataService{Audience: ds.Audience, Scopes: slices.Clone(ds.Scopes)}
 	}
 	if h.maxToken == 0 {
 		h.maxToken = DefaultMaxTokenSize
@@ -237,17 +291,21 @@ func NewTokenHandler(cfg TokenHandlerConfig) (http.Handler, error) {
 	return h, nil
 }
 
+// tokenResponse is the RFC 6749 section 5.1 response, with
+// issued_token_type only for token exchange (RFC 8693 section 2.2.1).
 type tokenResponse struct {
 	AccessToken     string `json:"access_token"`
-	IssuedTokenType string `json:"issued_token_type"`
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 	TokenType       string `json:"token_type"`
 	ExpiresIn       int64  `json:"expires_in"`
 	Scope           string `json:"scope,omitempty"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
 }
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
-	ev := AuditEvent{Outcome: AuditRefused}
+	ctx := r.Context()
+	ev := AuditEvent{Action: AuditActionToken, Outcome: AuditRefused}
 	resp, err := h.serve(w, r, now, &ev)
 	if err != nil {
 		oe := AsError(err)
@@ -255,21 +313,54 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if oe.Description != "" {
 			ev.Reason += ": " + oe.Description
 		}
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "token request refused",
-			slog.String("grant_type", ev.GrantType), slog.String("client_id", ev.ClientID), slog.Any("error", oe))
-		if h.audit != nil {
-			h.audit.Record(r.Context(), ev)
+		// A device polling while the user decides is protocol, not a
+		// decision: logged at debug level, not audited.
+		if oe.Code == ErrAuthorizationPending || oe.Code == ErrSlowDown {
+			h.log.LogAttrs(ctx, slog.LevelDebug, "device code poll",
+				slog.String("client_id", ev.ClientID), slog.String("code", string(oe.Code)))
+			WriteError(w, oe)
+			return
 		}
+		h.log.LogAttrs(ctx, slog.LevelInfo, "token request refused",
+			slog.String("grant_type", ev.GrantType), slog.String("client_id", ev.ClientID), slog.Any("error", oe))
+		recordLogged(ctx, h.audit, h.log, ev)
 		WriteError(w, oe)
 		return
 	}
 	ev.Outcome = AuditIssued
 	if h.audit != nil {
-		h.audit.Record(r.Context(), ev)
+		if aErr := h.audit.Record(ctx, ev); aErr != nil {
+			// Fail closed: a token that cannot be audited is not issued.
+			h.log.LogAttrs(ctx, slog.LevelError, "audit of an issued token failed; the token is withheld",
+				slog.String("grant_type", ev.GrantType), slog.String("client_id", ev.ClientID), slog.Any("error", aErr))
+			if resp.RefreshToken != "" {
+				h.revokeFamily(ctx, ev.RefreshFamily)
+			}
+			WriteError(w, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(aErr))
+			return
+		}
 	}
-	body, mErr := json.Marshal(resp)
-	if mErr != nil {
-		WriteError(w, mErr)
+	writeJSON(w, resp)
+}
+
+// recordLogged records ev when audit is set; a failure is logged at error
+// level and otherwise ignored (for events that do not gate a response).
+func recordLogged(ctx context.Context, audit AuditSink, log *slog.Logger, ev AuditEvent) {
+	if audit == nil {
+		return
+	}
+	if err := audit.Record(ctx, ev); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "audit record failed",
+			slog.String("action", ev.Action), slog.String("outcome", ev.Outcome),
+			slog.String("client_id", ev.ClientID), slog.Any("error", err))
+	}
+}
+
+// writeJSON writes v as a 200 JSON response that must not be cached.
+func writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, err)
 		return
 	}
 	hd := w.Header()
@@ -286,7 +377,7 @@ func (h *tokenHandler) serve(w http.ResponseWriter, r *http.Request, now time.Ti
 		w.Header().Set("Allow", http.MethodPost)
 		return nil, NewError(ErrInvalidRequest, "method not allowed").WithStatus(http.StatusMethodNotAllowed)
 	}
-	form, oe := h.parseForm(w, r)
+	form, oe := parseForm(w, r, h.maxBody)
 	if oe != nil {
 		return nil, oe
 	}
@@ -300,10 +391,16 @@ func (h *tokenHandler) serve(w http.ResponseWriter, r *http.Request, now time.Ti
 	switch {
 	case !ok || grant == "":
 		return nil, NewError(ErrInvalidRequest, "grant_type is required")
-	case grant != GrantTokenExchange && (grant != GrantJWTBearer || h.assertions == nil):
+	case !h.supports(grant):
 		return nil, NewError(ErrUnsupportedGrantType, "unsupported grant_type")
 	case !slices.Contains(client.GrantTypes, grant):
 		return nil, NewError(ErrUnauthorizedClient, "grant type not allowed for this client")
+	}
+	switch grant {
+	case GrantDeviceCode:
+		return h.deviceGrant(r.Context(), client, form, now, ev)
+	case GrantRefreshToken:
+		return h.refreshGrant(r.Context(), client, form, now, ev)
 	}
 	var (
 		subj Subject
@@ -320,7 +417,7 @@ func (h *tokenHandler) serve(w http.ResponseWriter, r *http.Request, now time.Ti
 	}
 	ev.Subject = subj.UserID
 	ev.Actor = act
-	ds, oe := h.target(client, form, grant == GrantJWTBearer)
+	ds, oe := h.services.target(client, form, grant == GrantJWTBearer)
 	if oe != nil {
 		return nil, oe
 	}
@@ -330,7 +427,35 @@ func (h *tokenHandler) serve(w http.ResponseWriter, r *http.Request, now time.Ti
 		return nil, oe
 	}
 	ev.Scopes = scopes
-	tok, exp, err := h.minter.Mint(r.Context(), AccessTokenClaims{
+	resp, err := h.mint(r.Context(), client, subj, act, ds, scopes, now)
+	if err != nil {
+		return nil, err
+	}
+	if grant == GrantTokenExchange {
+		resp.IssuedTokenType = TokenTypeAccessToken
+	}
+	return resp, nil
+}
+
+// supports reports whether grant is enabled by the configuration.
+func (h *tokenHandler) supports(grant string) bool {
+	switch grant {
+	case GrantTokenExchange:
+		return true
+	case GrantJWTBearer:
+		return h.assertions != nil
+	case GrantDeviceCode:
+		return h.devices != nil
+	case GrantRefreshToken:
+		return h.refresh != nil
+	default:
+		return false
+	}
+}
+
+// mint issues the access token for subj to client, for ds and scopes.
+func (h *tokenHandler) mint(ctx context.Context, client *Client, subj Subject, act *Actor, ds DataService, scopes []string, now time.Time) (*tokenResponse, error) {
+	tok, exp, err := h.minter.Mint(ctx, AccessTokenClaims{
 		Subject:  subj.UserID,
 		Audience: []string{ds.Audience},
 		ClientID: client.ID,
@@ -344,22 +469,21 @@ func (h *tokenHandler) serve(w http.ResponseWriter, r *http.Request, now time.Ti
 		return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
 	}
 	return &tokenResponse{
-		AccessToken:     tok,
-		IssuedTokenType: TokenTypeAccessToken,
-		TokenType:       "Bearer",
-		ExpiresIn:       max(int64(exp.Sub(now).Round(time.Second)/time.Second), 0),
-		Scope:           strings.Join(scopes, " "),
+		AccessToken: tok,
+		TokenType:   "Bearer",
+		ExpiresIn:   max(int64(exp.Sub(now).Round(time.Second)/time.Second), 0),
+		Scope:       strings.Join(scopes, " "),
 	}, nil
 }
 
 // parseForm reads a capped application/x-www-form-urlencoded body in which
 // every parameter appears at most once.
-func (h *tokenHandler) parseForm(w http.ResponseWriter, r *http.Request) (map[string]string, *Error) {
+func parseForm(w http.ResponseWriter, r *http.Request, maxBody int64) (map[string]string, *Error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, NewError(ErrInvalidRequest, "content type must be application/x-www-form-urlencoded")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		return nil, NewError(ErrInvalidRequest, "request body unreadable or too large").Wrap(err)
 	}
@@ -479,10 +603,27 @@ func (h *tokenHandler) jwtBearer(ctx context.Context, form map[string]string, no
 	return subj, nil
 }
 
+// dataServices are the configured data services by audience.
+type dataServices map[string]DataService
+
+func newDataServices(what string, list []DataService) (dataServices, error) {
+	out := make(dataServices, len(list))
+	for _, ds := range list {
+		if ds.Audience == "" {
+			return nil, fmt.Errorf("oauth: %s: data service without audience", what)
+		}
+		if _, dup := out[ds.Audience]; dup {
+			return nil, fmt.Errorf("oauth: %s: duplicate data service %q", what, ds.Audience)
+		}
+		out[ds.Audience] = DataService{Audience: ds.Audience, Scopes: slices.Clone(ds.Scopes)}
+	}
+	return out, nil
+}
+
 // target maps audience and resource (RFC 8707) to exactly one configured
 // data service the client may use. With allowDefault, a request naming
 // neither gets the client's only audience.
-func (h *tokenHandler) target(client *Client, form map[string]string, allowDefault bool) (DataService, *Error) {
+func (s dataServices) target(client *Client, form map[string]string, allowDefault bool) (DataService, *Error) {
 	aud, hasAud := form["audience"]
 	res, hasRes := form["resource"]
 	var name string
@@ -498,25 +639,60 @@ func (h *tokenHandler) target(client *Client, form map[string]string, allowDefau
 	default:
 		return DataService{}, NewError(ErrInvalidTarget, "audience or resource is required")
 	}
-	ds, ok := h.services[name]
+	ds, ok := s[name]
 	if !ok || !slices.Contains(client.Audiences, name) {
 		return DataService{}, NewError(ErrInvalidTarget, "audience not allowed")
 	}
 	return ds, nil
 }
 
-// grantScopes returns request ∩ client ∩ service; the request can only
-// narrow, a scope outside the allowance is invalid_scope.
-func grantScopes(client *Client, ds DataService, form map[string]string) ([]string, *Error) {
+// granted returns the data service of a grant made earlier (a device
+// authorization, a refresh token) if the client may still use it: a
+// narrowed configuration takes effect at once.
+func (s dataServices) granted(client *Client, audience string) (DataService, *Error) {
+	ds, ok := s[audience]
+	if !ok || !slices.Contains(client.Audiences, audience) {
+		return DataService{}, NewError(ErrInvalidGrant, "the grant's audience is no longer allowed for this client")
+	}
+	return ds, nil
+}
+
+// allowance returns client ∩ service scopes, in the service's order.
+func allowance(client *Client, ds DataService) []string {
 	allowed := make([]string, 0, len(ds.Scopes))
 	for _, s := range ds.Scopes {
 		if slices.Contains(client.Scopes, s) && !slices.Contains(allowed, s) {
 			allowed = append(allowed, s)
 		}
 	}
+	return allowed
+}
+
+// grantedScopes returns granted ∩ client ∩ service, in granted's order:
+// the scopes of an earlier grant that the client may still obtain.
+func grantedScopes(client *Client, ds DataService, granted []string) []string {
+	allowed := allowance(client, ds)
+	out := make([]string, 0, len(granted))
+	for _, s := range granted {
+		if slices.Contains(allowed, s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// grantScopes returns request ∩ client ∩ service; the request can only
+// narrow, a scope outside the allowance is invalid_scope.
+func grantScopes(client *Client, ds DataService, form map[string]string) ([]string, *Error) {
+	return narrowScopes(allowance(client, ds), form)
+}
+
+// narrowScopes returns the requested scope (all of allowed when the
+// request has none); a requested scope outside allowed is invalid_scope.
+func narrowScopes(allowed []string, form map[string]string) ([]string, *Error) {
 	req, ok := form["scope"]
 	if !ok || strings.TrimSpace(req) == "" {
-		return allowed, nil
+		return slices.Clone(allowed), nil
 	}
 	var out []string
 	for _, s := range strings.Split(req, " ") {

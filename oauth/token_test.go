@@ -85,15 +85,36 @@ func (r idpResolver) ResolveSubject(ctx context.Context, _ string, token string)
 	return s, nil
 }
 
+// memAudit is an in-memory AuditSink; fail, when set, decides which
+// events fail to record (they are not kept).
 type memAudit struct {
 	mu     sync.Mutex
 	events []AuditEvent
+	fail   func(AuditEvent) error
 }
 
-func (a *memAudit) Record(_ context.Context, e AuditEvent) {
+func (a *memAudit) Record(_ context.Context, e AuditEvent) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.fail != nil {
+		if err := a.fail(e); err != nil {
+			return err
+		}
+	}
 	a.events = append(a.events, e)
+	return nil
+}
+
+// failOn makes every event with the outcome fail to record.
+func (a *memAudit) failOn(outcome string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail = func(e AuditEvent) error {
+		if e.Outcome == outcome {
+			return errors.New("audit store down")
+		}
+		return nil
+	}
 }
 
 func (a *memAudit) issued() int {
@@ -259,14 +280,33 @@ func decode(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 	return m
 }
 
+// requireIssued asserts a token exchange response.
 func requireIssued(t *testing.T, f *tokenFixture, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	m := requireToken(t, rec)
+	assert.Equal(t, TokenTypeAccessToken, m["issued_token_type"])
+	assert.NotContains(t, m, "refresh_token")
+	return m
+}
+
+// requireToken asserts a successful token response of any grant.
+func requireToken(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 	t.Helper()
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	m := decode(t, rec)
-	assert.Equal(t, TokenTypeAccessToken, m["issued_token_type"])
 	assert.Equal(t, "Bearer", m["token_type"])
 	assert.EqualValues(t, 3600, m["expires_in"])
+	assert.NotEmpty(t, m["access_token"])
+	return m
+}
+
+// requireBearerGrant asserts a response of a grant other than token
+// exchange: no issued_token_type.
+func requireBearerGrant(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	m := requireToken(t, rec)
+	assert.NotContains(t, m, "issued_token_type")
 	return m
 }
 
@@ -419,8 +459,9 @@ func TestJWTBearerGrant(t *testing.T) {
 		}
 	}
 	a := f.idp(t, "user-1", ghTokenURL, "bearer-1")
-	m := requireIssued(t, f, f.do(req(a)))
+	m := requireBearerGrant(t, f.do(req(a)))
 	assert.Equal(t, "read", m["scope"])
+	assert.NotContains(t, m, "refresh_token")
 
 	rec := f.do(req(a))
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
@@ -431,7 +472,7 @@ func TestJWTBearerGrant(t *testing.T) {
 	rec = f.do(req(f.idp(t, "user-1", testAudience, "bearer-2")))
 	assert.Equal(t, string(ErrInvalidGrant), decode(t, rec)["error"])
 	// a fresh jti is issued again: positive control for the replay check
-	requireIssued(t, f, f.do(req(f.idp(t, "user-1", ghTokenURL, "bearer-3"))))
+	requireBearerGrant(t, f.do(req(f.idp(t, "user-1", ghTokenURL, "bearer-3"))))
 	// a client with one audience needs no audience parameter
 	r := req(f.idp(t, "user-1", ghTokenURL, "bearer-4"))
 	r.form.Del("audience")
