@@ -33,7 +33,11 @@
 // key file that exists but does not parse, a key without its certificate, a
 // certificate of another key, or a ring key weaker than RSA-2048 or ECDSA
 // P-256 (saml.CheckKey) is an error, never silently replaced: replacing it
-// would change the key partners have pinned. A failed Reload keeps the keys
+// would change the key partners have pinned. Ed25519 keys (self-signed
+// certificates like the others) are accepted only by rings opened with
+// RingOptions.AllowEd25519 or Algorithm AlgorithmEd25519, the rings that
+// sign JWTs only: in a ring that signs SAML an Ed25519 key is damage, as
+// XML Signature here has no EdDSA. A failed Reload keeps the keys
 // in use.
 //
 // Rotate and Activate hold an exclusive flock(2) on NAME.lock, and loading

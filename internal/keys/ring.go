@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -31,6 +32,10 @@ import (
 const (
 	AlgorithmRSA2048   = "RSA-2048"
 	AlgorithmECDSAP256 = "ECDSA-P256"
+	// AlgorithmEd25519 keys sign JWTs (EdDSA, RFC 8037) only: XML
+	// Signature as goxmldsig implements it has no EdDSA, so a ring holds
+	// them only when it allows them (RingOptions.AllowEd25519).
+	AlgorithmEd25519 = "Ed25519"
 )
 
 // The ring that signs the app-facing IdP's assertions and metadata, shared
@@ -92,11 +97,19 @@ var (
 
 // RingOptions configures OpenRing.
 type RingOptions struct {
-	// Algorithm of the keys the ring generates: AlgorithmRSA2048 or
-	// AlgorithmECDSAP256 ("RSA-3072", "RSA-4096", "ECDSA-P384" and
-	// "ECDSA-P521" are accepted too). Empty means RSA-2048 for the first key and the
-	// current key's algorithm for a rotation.
+	// Algorithm of the keys the ring generates: AlgorithmRSA2048,
+	// AlgorithmECDSAP256 or AlgorithmEd25519 ("RSA-3072", "RSA-4096",
+	// "ECDSA-P384" and "ECDSA-P521" are accepted too). Empty means RSA-2048
+	// for the first key and the current key's algorithm for a rotation.
+	// AlgorithmEd25519 implies AllowEd25519.
 	Algorithm string
+	// AllowEd25519 accepts Ed25519 keys in the ring's files. Without it (and
+	// without Algorithm AlgorithmEd25519) an Ed25519 key is ErrCorrupt, as
+	// a ring that signs SAML must hold only keys saml.CheckKey accepts.
+	// Rings that sign only JWTs set it, so that a ring whose current key is
+	// Ed25519 still opens when another algorithm is configured and the
+	// mismatch can be reported as such.
+	AllowEd25519 bool
 	// CommonName of generated certificates; empty means "Gatehouse NAME".
 	CommonName string
 	// Validity of generated certificates; zero means DefaultValidity.
@@ -136,6 +149,7 @@ type Ring struct {
 	dir, name string
 	alg       string
 	cn        string
+	ed25519   bool // Ed25519 keys allowed
 	validity  time.Duration
 	grace     time.Duration
 	now       func() time.Time
@@ -170,7 +184,7 @@ func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
 		return nil, fmt.Errorf("%w: empty folder", ErrInvalidOptions)
 	}
 	if _, ok := generators[opts.Algorithm]; !ok && opts.Algorithm != "" {
-		return nil, fmt.Errorf("%w: algorithm %q (want %s or %s)", ErrInvalidOptions, opts.Algorithm, AlgorithmRSA2048, AlgorithmECDSAP256)
+		return nil, fmt.Errorf("%w: algorithm %q (want %s, %s or %s)", ErrInvalidOptions, opts.Algorithm, AlgorithmRSA2048, AlgorithmECDSAP256, AlgorithmEd25519)
 	}
 	if opts.Validity < 0 {
 		return nil, fmt.Errorf("%w: negative validity", ErrInvalidOptions)
@@ -183,6 +197,7 @@ func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
 		name:     name,
 		alg:      opts.Algorithm,
 		cn:       opts.CommonName,
+		ed25519:  opts.AllowEd25519 || opts.Algorithm == AlgorithmEd25519,
 		validity: opts.Validity,
 		grace:    opts.PreviousGrace,
 		now:      opts.Now,
@@ -794,7 +809,7 @@ func (r *Ring) parse(f ringFiles) (*snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		if err := saml.CheckKey(p.Signer.Public()); err != nil {
+		if err := r.checkKey(p.Signer.Public()); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, r.path(role, "key"), err)
 		}
 		s.pairs[i] = &p
@@ -817,6 +832,22 @@ func (r *Ring) parse(f ringFiles) (*snapshot, error) {
 		s.previousUntil = at.Add(r.grace)
 	}
 	return s, nil
+}
+
+// checkKey accepts what saml.CheckKey accepts (RSA of 2048 bits or more,
+// ECDSA on P-256, P-384 or P-521) and, when the ring allows them, Ed25519
+// keys (RFC 8032: fixed size, so only the length is checked).
+func (r *Ring) checkKey(pub crypto.PublicKey) error {
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		if !r.ed25519 {
+			return errors.New("an Ed25519 key is not allowed in this ring (it cannot sign SAML)")
+		}
+		if len(k) != ed25519.PublicKeySize {
+			return errors.New("invalid Ed25519 key")
+		}
+		return nil
+	}
+	return saml.CheckKey(pub)
 }
 
 // activationTime returns the time of the activation that made the
@@ -915,6 +946,10 @@ var generators = map[string]func() (crypto.Signer, error){
 	AlgorithmECDSAP256: func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
 	"ECDSA-P384":       func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) },
 	"ECDSA-P521":       func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P521(), rand.Reader) },
+	AlgorithmEd25519: func() (crypto.Signer, error) {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	},
 }
 
 // newPair generates a key of the given algorithm and a self-signed
@@ -953,14 +988,16 @@ func newPair(alg, cn string, validity time.Duration, now time.Time) (keyPEM, cer
 }
 
 // Algorithm names the algorithm of a public key the way RingOptions does
-// ("RSA-2048", "ECDSA-P256", "RSA-3072", "ECDSA-P384", ...), or "" for
-// other key types.
+// ("RSA-2048", "ECDSA-P256", "RSA-3072", "ECDSA-P384", "Ed25519", ...), or
+// "" for other key types.
 func Algorithm(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return fmt.Sprintf("RSA-%d", k.N.BitLen())
 	case *ecdsa.PublicKey:
 		return "ECDSA-" + strings.ReplaceAll(k.Curve.Params().Name, "-", "")
+	case ed25519.PublicKey:
+		return AlgorithmEd25519
 	}
 	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -82,6 +83,13 @@ func exists(t *testing.T, path string) bool {
 // signing with it and verifying with the certificate's key.
 func requireConsistent(t testing.TB, s crypto.Signer, c *x509.Certificate) {
 	t.Helper()
+	if pub, ok := c.PublicKey.(ed25519.PublicKey); ok {
+		msg := []byte("gatehouse")
+		sig, err := s.Sign(rand.Reader, msg, crypto.Hash(0))
+		require.NoError(t, err)
+		require.True(t, ed25519.Verify(pub, msg, sig), "signer and certificate do not match")
+		return
+	}
 	digest := sha256.Sum256([]byte("gatehouse"))
 	sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
 	require.NoError(t, err)
@@ -350,6 +358,65 @@ func TestRingECDSA(t *testing.T) {
 
 	_, err = OpenRing(t.TempDir(), "x", RingOptions{Algorithm: "DSA-1024"})
 	require.ErrorIs(t, err, ErrInvalidOptions)
+}
+
+func TestRingEd25519(t *testing.T) {
+	dir := t.TempDir()
+	clock := newClock(testNow)
+	opts := RingOptions{Algorithm: AlgorithmEd25519, CommonName: "Gatehouse OAuth", Now: clock.Now}
+	r, err := OpenRing(dir, "oauth-signing", opts)
+	require.NoError(t, err)
+	s, c := r.Current()
+	requireConsistent(t, s, c)
+	_, ok := c.PublicKey.(ed25519.PublicKey)
+	require.True(t, ok, "%T", c.PublicKey)
+	assert.Equal(t, AlgorithmEd25519, Algorithm(c.PublicKey))
+	assert.Equal(t, AlgorithmEd25519, r.Keys()[0].Algorithm)
+	require.NoError(t, c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature), "self-signed with the Ed25519 key")
+	assert.Equal(t, x509.PureEd25519, c.SignatureAlgorithm)
+	assert.Equal(t, testNow.Add(DefaultValidity), c.NotAfter)
+
+	// Rotate and activate as with the other algorithms; without an
+	// algorithm a rotation keeps Ed25519.
+	cli, err := OpenRing(dir, "oauth-signing", RingOptions{AllowEd25519: true, Now: clock.Now})
+	require.NoError(t, err)
+	next, err := cli.Rotate()
+	require.NoError(t, err)
+	assert.Equal(t, AlgorithmEd25519, Algorithm(next.PublicKey))
+	changed, err := r.Reload()
+	require.NoError(t, err)
+	require.True(t, changed)
+	assert.Equal(t, []*x509.Certificate{c, next}, r.PublishedCertificates())
+	require.NoError(t, cli.Activate())
+	_, err = r.Reload()
+	require.NoError(t, err)
+	s1, c1 := r.Current()
+	assert.True(t, c1.Equal(next))
+	requireConsistent(t, s1, c1)
+	assert.Equal(t, []*x509.Certificate{c1, c}, r.PublishedCertificates(), "previous published during the grace period")
+
+	// A ring that does not allow Ed25519 (one that signs SAML) refuses
+	// the same files as damage, and never replaces them.
+	before := snapshotDir(t, dir)
+	_, err = OpenRing(dir, "oauth-signing", RingOptions{Algorithm: AlgorithmECDSAP256})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.ErrorContains(t, err, "an Ed25519 key is not allowed")
+	assert.Equal(t, before, snapshotDir(t, dir))
+
+	// Moving from ECDSA to Ed25519 by rotation.
+	dir2 := t.TempDir()
+	ec, err := OpenRing(dir2, "oauth-signing", RingOptions{Algorithm: AlgorithmECDSAP256, AllowEd25519: true})
+	require.NoError(t, err)
+	toEd, err := OpenRing(dir2, "oauth-signing", RingOptions{Algorithm: AlgorithmEd25519})
+	require.NoError(t, err)
+	next, err = toEd.Rotate()
+	require.NoError(t, err)
+	assert.Equal(t, AlgorithmEd25519, Algorithm(next.PublicKey))
+	require.NoError(t, toEd.Activate())
+	_, err = ec.Reload()
+	require.NoError(t, err)
+	_, cur := ec.Current()
+	assert.Equal(t, AlgorithmEd25519, Algorithm(cur.PublicKey))
 }
 
 func TestOpenRingInvalidOptions(t *testing.T) {
