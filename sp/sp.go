@@ -328,6 +328,12 @@ func IdentityProviderFromMetadata(md *metadata.IdPMetadata) IdentityProvider {
 	return out
 }
 
+// AssertionVerifier returns the verifier the ACS currently uses for the
+// trusted IdP (replaced by UpdateIdP), so that other endpoints accepting
+// the IdP's assertions (the token endpoint's saml2 subject tokens) verify
+// them with exactly the same trust.
+func (s *SP) AssertionVerifier() *saml.Verifier { return s.idp.Load().verifier }
+
 // Regions returns the configured regional endpoints in preference order.
 func (s *SP) Regions() []Region { return append([]Region(nil), s.regions...) }
 

@@ -4,25 +4,20 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
@@ -33,9 +28,6 @@ import (
 // OAuthSigningRing is the key ring in keys.dir that signs issued access
 // tokens.
 const OAuthSigningRing = "oauth-signing"
-
-// maxJWKSFile bounds a trusted issuer's jwks_file.
-const maxJWKSFile = 1 << 20
 
 // oauthServer is the assembled authorization server.
 type oauthServer struct {
@@ -53,7 +45,7 @@ func ringAlgorithm(alg string) (string, error) {
 	case config.AlgRS256:
 		return keys.AlgorithmRSA2048, nil
 	case config.AlgEdDSA:
-		return "", errors.New("gateway: oauth.signing_alg: EdDSA is not supported yet (the key ring cannot hold Ed25519 keys); use ES256 or RS256")
+		return keys.AlgorithmEd25519, nil
 	default:
 		return "", fmt.Errorf("gateway: oauth.signing_alg: unsupported algorithm %q", alg)
 	}
@@ -68,6 +60,8 @@ func jwsAlgorithm(pub crypto.PublicKey) (jwa.SignatureAlgorithm, error) {
 		}
 	case *rsa.PublicKey:
 		return jwa.RS256, nil
+	case ed25519.PublicKey:
+		return jwa.EdDSA, nil
 	}
 	return "", fmt.Errorf("gateway: oauth signing key: %s keys cannot sign access tokens", keys.Algorithm(pub))
 }
@@ -182,184 +176,11 @@ func subjectOf(u sp.User) oauth.Subject {
 	return oauth.Subject{UserID: u.ID, UserName: u.UserName, Email: u.Email, Groups: slices.Clone(u.Groups), Active: u.Active}
 }
 
-// userFinder finds an identity store user by attribute (email, user_name
-// or id).
-type userFinder interface {
-	UserByAttribute(ctx context.Context, attribute, value string) (sp.User, error)
-}
-
-// trustedIssuer is one oauth.trusted_token_issuers entry.
-type trustedIssuer struct {
-	name      string
-	validator *oauth.Validator
-	claim     string
-	attribute string
-}
-
-// trustedIssuers resolves external JWTs (subject_token_type jwt): the
-// token's iss picks the issuer, whose validator verifies it; the configured
-// claim then names an identity store user.
-type trustedIssuers struct {
-	byIssuer map[string]trustedIssuer
-	users    userFinder
-}
-
-// supportedUserAttributes are the user_attribute values the store can
-// search.
-var supportedUserAttributes = []string{"email", "user_name", "id"}
-
-func newTrustedIssuers(cfgs []config.TrustedTokenIssuerConfig, users userFinder, now func() time.Time) (*trustedIssuers, error) {
-	t := &trustedIssuers{byIssuer: make(map[string]trustedIssuer, len(cfgs)), users: users}
-	for i, c := range cfgs {
-		p := fmt.Sprintf("gateway: oauth.trusted_token_issuers[%d] (%s)", i, c.Name)
-		if c.JWKSURL != "" {
-			return nil, fmt.Errorf("%s: jwks_url is not supported yet; download the JWK Set and use jwks_file", p)
-		}
-		if !slices.Contains(supportedUserAttributes, c.UserAttribute) {
-			return nil, fmt.Errorf("%s: user_attribute %q is not supported yet; use one of %s", p, c.UserAttribute, strings.Join(supportedUserAttributes, ", "))
-		}
-		ks, err := loadJWKSFile(c.JWKSFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		v, err := oauth.NewValidator(oauth.ValidatorConfig{
-			Issuer:    c.Issuer,
-			Audiences: slices.Clone(c.Audiences),
-			Keys:      oauth.StaticKeys(ks),
-			Now:       now,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if _, dup := t.byIssuer[c.Issuer]; dup {
-			return nil, fmt.Errorf("%s: issuer %q listed twice", p, c.Issuer)
-		}
-		t.byIssuer[c.Issuer] = trustedIssuer{name: c.Name, validator: v, claim: c.Claim, attribute: c.UserAttribute}
-	}
-	return t, nil
-}
-
-// loadJWKSFile reads a JWK Set of public keys, each with an explicit alg.
-func loadJWKSFile(path string) ([]oauth.Key, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("jwks_file: %w", err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, maxJWKSFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("jwks_file %s: %w", path, err)
-	}
-	if len(buf) > maxJWKSFile {
-		return nil, fmt.Errorf("jwks_file %s: larger than %d bytes", path, maxJWKSFile)
-	}
-	ks, err := parseJWKS(buf)
-	if err != nil {
-		return nil, fmt.Errorf("jwks_file %s: %w", path, err)
-	}
-	return ks, nil
-}
-
-// parseJWKS parses a JWK Set of public signature keys; every key must carry
-// an explicit asymmetric alg.
-func parseJWKS(data []byte) ([]oauth.Key, error) {
-	set, err := jwk.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("not a JWK Set: %w", err)
-	}
-	if set.Len() == 0 {
-		return nil, errors.New("the JWK Set has no keys")
-	}
-	out := make([]oauth.Key, 0, set.Len())
-	for i := range set.Len() {
-		k, _ := set.Key(i)
-		switch k.(type) {
-		case jwk.RSAPublicKey, jwk.ECDSAPublicKey, jwk.OKPPublicKey:
-		default:
-			return nil, fmt.Errorf("key %d (kid %q): not a public RSA, EC or OKP key", i, k.KeyID())
-		}
-		alg := k.Algorithm().String()
-		switch {
-		case alg == "":
-			return nil, fmt.Errorf("key %d (kid %q): no alg; every key must name its algorithm", i, k.KeyID())
-		case strings.HasPrefix(strings.ToUpper(alg), "HS") || strings.EqualFold(alg, "none"):
-			return nil, fmt.Errorf("key %d (kid %q): alg %q is not an asymmetric signature algorithm", i, k.KeyID(), alg)
-		}
-		if u := k.KeyUsage(); u != "" && u != string(jwk.ForSignature) {
-			return nil, fmt.Errorf("key %d (kid %q): use %q is not sig", i, k.KeyID(), u)
-		}
-		var raw any
-		if err := k.Raw(&raw); err != nil {
-			return nil, fmt.Errorf("key %d (kid %q): %w", i, k.KeyID(), err)
-		}
-		out = append(out, oauth.Key{ID: k.KeyID(), Algorithms: []jwa.SignatureAlgorithm{jwa.SignatureAlgorithm(alg)}, Public: raw})
-	}
-	return out, nil
-}
-
-// ResolveSubject implements oauth.SubjectResolver.
-func (t *trustedIssuers) ResolveSubject(ctx context.Context, tokenType, token string) (oauth.Subject, error) {
-	if tokenType != oauth.TokenTypeJWT {
-		return oauth.Subject{}, fmt.Errorf("gateway: trusted issuers: token type %q", tokenType)
-	}
-	iss, err := unverifiedIssuer(token)
-	if err != nil {
-		return oauth.Subject{}, err
-	}
-	ti, ok := t.byIssuer[iss]
-	if !ok {
-		return oauth.Subject{}, oauth.NewError(oauth.ErrInvalidGrant, "token issuer is not trusted")
-	}
-	tok, err := ti.validator.Validate(ctx, token)
-	if err != nil {
-		return oauth.Subject{}, err
-	}
-	raw, ok := tok.Get(ti.claim)
-	value, isString := raw.(string)
-	if !ok || !isString || value == "" {
-		return oauth.Subject{}, oauth.NewError(oauth.ErrInvalidGrant, "token lacks the claim that names the user")
-	}
-	u, err := t.users.UserByAttribute(ctx, ti.attribute, value)
-	switch {
-	case errors.Is(err, sp.ErrNotFound):
-		return oauth.Subject{}, oauth.NewError(oauth.ErrInvalidGrant, "unknown user").Wrap(err)
-	case errors.Is(err, sp.ErrConflict):
-		return oauth.Subject{}, oauth.NewError(oauth.ErrInvalidGrant, "the token names more than one user").Wrap(err)
-	case err != nil:
-		return oauth.Subject{}, oauth.NewError(oauth.ErrServerError, "user lookup failed").Wrap(err)
-	}
-	s := subjectOf(u)
-	s.Issuer = tok.Issuer()
-	s.JTI = tok.JwtID()
-	s.ExpiresAt = tok.Expiration()
-	return s, nil
-}
-
-// unverifiedIssuer reads iss from an unverified compact JWT, only to pick
-// the validator that then verifies it.
-func unverifiedIssuer(raw string) (string, error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return "", oauth.NewError(oauth.ErrInvalidGrant, "token is not a compact JWS")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", oauth.NewError(oauth.ErrInvalidGrant, "token payload is not base64url").Wrap(err)
-	}
-	var claims struct {
-		Iss string `json:"iss"`
-	}
-	if err := json.Unmarshal(b, &claims); err != nil || claims.Iss == "" {
-		return "", oauth.NewError(oauth.ErrInvalidGrant, "token without iss")
-	}
-	return claims.Iss, nil
-}
-
 // slogAudit logs token endpoint decisions; events never carry token
 // values.
 type slogAudit struct{ log *slog.Logger }
 
-func (a slogAudit) Record(ctx context.Context, e oauth.AuditEvent) {
+func (a slogAudit) Record(ctx context.Context, e oauth.AuditEvent) error {
 	attrs := []slog.Attr{
 		slog.String("outcome", e.Outcome),
 		slog.String("grant_type", e.GrantType),
@@ -375,6 +196,7 @@ func (a slogAudit) Record(ctx context.Context, e oauth.AuditEvent) {
 		attrs = append(attrs, slog.String("reason", e.Reason))
 	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, "oauth token request", attrs...)
+	return nil
 }
 
 // setupOAuth builds the authorization server from oauth: the signing key
@@ -387,6 +209,9 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	}
 	ring, err := keys.OpenRing(cfg.Keys.Dir, OAuthSigningRing, keys.RingOptions{
 		Algorithm: ringAlg, CommonName: "Gatehouse OAuth", Now: g.now, Logger: g.log,
+		// A JWT-only ring: an Ed25519 key there is never damage, so that
+		// a signing_alg that no longer matches it is reported as such.
+		AllowEd25519: true,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: keys.dir: %w", err)
@@ -445,11 +270,18 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 		resolvers[oauth.TokenTypeAccessToken] = oauth.OwnAccessTokens{Validator: own, Users: storeUsers{users: g.store}}
 	}
 	if len(o.TrustedTokenIssuers) > 0 {
-		ti, err := newTrustedIssuers(o.TrustedTokenIssuers, g.store, g.now)
+		ti, err := newTrustedIssuers(o.TrustedTokenIssuers, trustedIssuerDeps{users: g.store, now: g.now, log: g.log})
 		if err != nil {
 			return err
 		}
+		// A jwks_url that cannot be fetched now is logged and fails only
+		// its own issuer's exchanges; the gateway starts.
+		ti.prefetch(context.Background())
 		resolvers[oauth.TokenTypeJWT] = ti
+		resolvers[oauth.TokenTypeIDToken] = ti
+	}
+	if r := g.samlSubjectResolver(cfg); r != nil {
+		resolvers[oauth.TokenTypeSAML2] = r
 	}
 	token, err := oauth.NewTokenHandler(oauth.TokenHandlerConfig{
 		Issuer:        cfg.ExternalURL,

@@ -254,12 +254,6 @@ func TestOAuthTokenExchange(t *testing.T) {
 	})
 }
 
-func TestOAuthEdDSARejectedAtStartup(t *testing.T) {
-	_, err := startOAuthGateway(t, config.AlgEdDSA, false)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "EdDSA is not supported yet")
-}
-
 func TestOAuthJWKSFileKeyWithoutAlgRejectedAtStartup(t *testing.T) {
 	_, err := startOAuthGateway(t, config.AlgES256, true)
 	require.Error(t, err)
