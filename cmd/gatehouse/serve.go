@@ -48,6 +48,13 @@ func serve(ctx context.Context, cfg *config.Config, _, stderr io.Writer) error {
 // set) until ctx is done. ready, when set, is called once every address is
 // bound.
 func runGateway(ctx context.Context, gw *gateway.Gateway, listen, telemetryListen string, logger *slog.Logger, ready func([]server.Bound)) error {
+	// After the last request: the audit log stores what is queued before
+	// the caller closes the store.
+	defer func() {
+		if err := gw.Close(); err != nil {
+			logger.Error("closing the gateway", slog.Any("err", err))
+		}
+	}()
 	servers := []*http.Server{server.NewHTTPServer(listen, gw.Handler())}
 	if telemetryListen != "" {
 		servers = append(servers, server.NewHTTPServer(telemetryListen, gw.TelemetryHandler()))

@@ -197,7 +197,15 @@ const (
 
 // OAuthConfig configures the authorization server.
 type OAuthConfig struct {
-	AccessTokenLifetime Duration                   `yaml:"access_token_lifetime"`
+	AccessTokenLifetime Duration `yaml:"access_token_lifetime"`
+	// RefreshTokenLifetime bounds each refresh token (rotated on every
+	// use); RefreshFamilyLifetime bounds a chain of rotations, after which
+	// the user signs in again.
+	RefreshTokenLifetime  Duration `yaml:"refresh_token_lifetime"`
+	RefreshFamilyLifetime Duration `yaml:"refresh_family_lifetime"`
+	// DeviceCodeLifetime is how long a device authorization may wait for
+	// the user (RFC 8628).
+	DeviceCodeLifetime  Duration                   `yaml:"device_code_lifetime"`
 	SigningAlg          string                     `yaml:"signing_alg"`
 	Clients             []OAuthClientConfig        `yaml:"clients"`
 	TrustedTokenIssuers []TrustedTokenIssuerConfig `yaml:"trusted_token_issuers"`
@@ -208,7 +216,10 @@ type OAuthConfig struct {
 type OAuthClientConfig struct {
 	ID string `yaml:"id"`
 	// Secret is empty for a public client (the key absent from the file).
-	Secret     Secret   `yaml:"secret"`
+	Secret Secret `yaml:"secret"`
+	// JWKSFile holds the client's public keys for private_key_jwt client
+	// authentication (RFC 7523 section 2.2); each key names its alg.
+	JWKSFile   string   `yaml:"jwks_file"`
 	GrantTypes []string `yaml:"grant_types"`
 	Audiences  []string `yaml:"audiences"`
 	Scopes     []string `yaml:"scopes"`

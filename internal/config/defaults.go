@@ -17,11 +17,15 @@ const (
 	DefaultClockSkew           = 90 * time.Second
 	DefaultSessionDuration     = time.Hour
 	DefaultAccessTokenLifetime = time.Hour
-	DefaultSigningAlg          = AlgES256
-	DefaultNameIDFormat        = NameIDUnspecified
-	DefaultEmailAttribute      = "email"
-	DefaultDisplayNameAttr     = "displayName"
-	DefaultGroupsAttribute     = "groups"
+	// Refresh tokens and device codes (RFC 8628 suggests minutes).
+	DefaultRefreshTokenLifetime  = 8 * time.Hour
+	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
+	DefaultDeviceCodeLifetime    = 10 * time.Minute
+	DefaultSigningAlg            = AlgES256
+	DefaultNameIDFormat          = NameIDUnspecified
+	DefaultEmailAttribute        = "email"
+	DefaultDisplayNameAttr       = "displayName"
+	DefaultGroupsAttribute       = "groups"
 	// SPMetadataPath is appended to external_url for the default SP entity ID.
 	SPMetadataPath = "/saml/sp/metadata"
 )
@@ -71,6 +75,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	defaultDuration(c, &c.OAuth.AccessTokenLifetime, "oauth.access_token_lifetime", DefaultAccessTokenLifetime)
 	defaultString(&c.OAuth.SigningAlg, DefaultSigningAlg)
+	defaultDuration(c, &c.OAuth.RefreshTokenLifetime, "oauth.refresh_token_lifetime", DefaultRefreshTokenLifetime)
+	defaultDuration(c, &c.OAuth.RefreshFamilyLifetime, "oauth.refresh_family_lifetime", DefaultRefreshFamilyLifetime)
+	defaultDuration(c, &c.OAuth.DeviceCodeLifetime, "oauth.device_code_lifetime", DefaultDeviceCodeLifetime)
 }
 
 func defaultDuration(c *Config, d *Duration, path string, def time.Duration) {
@@ -108,6 +115,9 @@ func (c *Config) resolvePaths(baseDir string) {
 	}
 	for i := range c.PermissionSets {
 		abs(&c.PermissionSets[i].InlinePolicyFile)
+	}
+	for i := range c.OAuth.Clients {
+		abs(&c.OAuth.Clients[i].JWKSFile)
 	}
 	for i := range c.OAuth.TrustedTokenIssuers {
 		abs(&c.OAuth.TrustedTokenIssuers[i].JWKSFile)

@@ -59,7 +59,11 @@ const (
 	MinSessionDuration     = time.Hour
 	MaxSessionDuration     = 12 * time.Hour
 	MaxAccessTokenLifetime = 24 * time.Hour
-	maxEntityIDLength      = 1024 // SAML core 8.3.6
+	// MaxRefreshFamilyLifetime bounds refresh tokens and their families.
+	MaxRefreshFamilyLifetime = 90 * 24 * time.Hour
+	// MaxDeviceCodeLifetime bounds device_code_lifetime.
+	MaxDeviceCodeLifetime = 30 * time.Minute
+	maxEntityIDLength     = 1024 // SAML core 8.3.6
 )
 
 var (
@@ -454,6 +458,12 @@ func (v *validator) oauth() {
 		v.add("oauth.signing_alg", "%q is not one of %s", truncate(o.SigningAlg, 16), strings.Join(signingAlgs, ", "))
 	}
 	v.durationRange("oauth.access_token_lifetime", o.AccessTokenLifetime, time.Nanosecond, MaxAccessTokenLifetime, "more than 0")
+	v.durationRange("oauth.refresh_token_lifetime", o.RefreshTokenLifetime, time.Minute, MaxRefreshFamilyLifetime, "1m")
+	v.durationRange("oauth.refresh_family_lifetime", o.RefreshFamilyLifetime, time.Minute, MaxRefreshFamilyLifetime, "1m")
+	if o.RefreshTokenLifetime > o.RefreshFamilyLifetime {
+		v.add("oauth.refresh_token_lifetime", "is longer than oauth.refresh_family_lifetime (%s)", o.RefreshFamilyLifetime)
+	}
+	v.durationRange("oauth.device_code_lifetime", o.DeviceCodeLifetime, time.Minute, MaxDeviceCodeLifetime, "1m")
 
 	ids := map[string]int{}
 	for i, cl := range o.Clients {
@@ -468,6 +478,10 @@ func (v *validator) oauth() {
 		if cl.Secret == "" && v.c.has(p+".secret") {
 			v.add(p+".secret", "is empty; leave the key out for a public client")
 		}
+		if cl.Secret != "" && cl.JWKSFile != "" {
+			v.add(p+".jwks_file", "a client authenticates with a secret or with private_key_jwt keys, not both")
+		}
+		v.file(p+".jwks_file", cl.JWKSFile)
 		if len(cl.GrantTypes) == 0 {
 			v.add(p+".grant_types", "at least one grant type is required")
 		}

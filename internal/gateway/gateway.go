@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/apps"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
@@ -99,10 +100,11 @@ type Gateway struct {
 	keyReload  time.Duration
 
 	oauth *oauthServer
+	audit *audit.Log
 }
 
 // New builds a gateway from a validated config.
-func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
 	if opts.Store == nil {
 		return nil, errors.New("gateway: a store is required")
 	}
@@ -177,6 +179,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 
+	if err := g.setupAudit(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = g.Close()
+		}
+	}()
 	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -31,10 +30,14 @@ const OAuthSigningRing = "oauth-signing"
 
 // oauthServer is the assembled authorization server.
 type oauthServer struct {
-	ring     *keys.Ring
-	jwks     http.Handler
-	metadata http.Handler
-	token    http.Handler
+	ring           *keys.Ring
+	jwks           http.Handler
+	metadata       http.Handler
+	token          http.Handler
+	device         http.Handler
+	introspect     http.Handler // nil without data services
+	revoke         http.Handler // nil without data services
+	deviceVerifier *oauth.DeviceVerifier
 }
 
 // ringAlgorithm maps oauth.signing_alg to the key ring's algorithm.
@@ -111,9 +114,9 @@ func (k ringKeys) Keys(ctx context.Context) ([]oauth.Key, error) {
 // configClients is the client store built from oauth.clients.
 type configClients map[string]*oauth.Client
 
-func newConfigClients(cs []config.OAuthClientConfig) configClients {
+func newConfigClients(cs []config.OAuthClientConfig) (configClients, error) {
 	out := make(configClients, len(cs))
-	for _, c := range cs {
+	for i, c := range cs {
 		cl := &oauth.Client{
 			ID:         c.ID,
 			GrantTypes: slices.Clone(c.GrantTypes),
@@ -123,9 +126,16 @@ func newConfigClients(cs []config.OAuthClientConfig) configClients {
 		if s := c.Secret.Value(); s != "" {
 			cl.SecretHash = oauth.HashSecret(s)
 		}
+		if c.JWKSFile != "" {
+			ks, err := loadJWKSFile(c.JWKSFile)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: oauth.clients[%d] (%s): %w", i, c.ID, err)
+			}
+			cl.JWKS = ks
+		}
 		out[c.ID] = cl
 	}
-	return out
+	return out, nil
 }
 
 func (c configClients) Client(_ context.Context, id string) (*oauth.Client, error) {
@@ -138,6 +148,7 @@ func (c configClients) Client(_ context.Context, id string) (*oauth.Client, erro
 	cp.GrantTypes = slices.Clone(cl.GrantTypes)
 	cp.Audiences = slices.Clone(cl.Audiences)
 	cp.Scopes = slices.Clone(cl.Scopes)
+	cp.JWKS = slices.Clone(cl.JWKS)
 	return &cp, nil
 }
 
@@ -176,31 +187,16 @@ func subjectOf(u sp.User) oauth.Subject {
 	return oauth.Subject{UserID: u.ID, UserName: u.UserName, Email: u.Email, Groups: slices.Clone(u.Groups), Active: u.Active}
 }
 
-// slogAudit logs token endpoint decisions; events never carry token
-// values.
-type slogAudit struct{ log *slog.Logger }
+// devicePagePath is the RFC 8628 verification URI's path.
+const devicePagePath = "/device"
 
-func (a slogAudit) Record(ctx context.Context, e oauth.AuditEvent) error {
-	attrs := []slog.Attr{
-		slog.String("outcome", e.Outcome),
-		slog.String("grant_type", e.GrantType),
-		slog.String("client_id", e.ClientID),
-		slog.String("subject", e.Subject),
-		slog.Any("audience", e.Audience),
-		slog.Any("scopes", e.Scopes),
-	}
-	if e.Actor != nil {
-		attrs = append(attrs, slog.String("actor", e.Actor.Subject))
-	}
-	if e.Reason != "" {
-		attrs = append(attrs, slog.String("reason", e.Reason))
-	}
-	a.log.LogAttrs(ctx, slog.LevelInfo, "oauth token request", attrs...)
-	return nil
-}
+// maxSubjectTokenSize bounds subject, actor and assertion tokens: room
+// for a signed SAML assertion with a few attributes.
+const maxSubjectTokenSize = 64 << 10
 
 // setupOAuth builds the authorization server from oauth: the signing key
-// ring, the minter, JWKS, metadata and the token endpoint.
+// ring, the minter, JWKS, metadata, the token endpoint with its grants,
+// device authorization, introspection and revocation.
 func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	o := cfg.OAuth
 	ringAlg, err := ringAlgorithm(o.SigningAlg)
@@ -231,7 +227,10 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("gateway: oauth: %w", err)
 	}
-	alg := jwa.SignatureAlgorithm(o.SigningAlg)
+	clients, err := newConfigClients(o.Clients)
+	if err != nil {
+		return err
+	}
 	var scopes []string
 	services := make([]oauth.DataService, 0, len(o.DataServices))
 	audiences := make([]string, 0, len(o.DataServices))
@@ -244,19 +243,17 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 			}
 		}
 	}
-	md, err := oauth.MetadataHandler(oauth.MetadataConfig{
-		Issuer:      cfg.ExternalURL,
-		GrantTypes:  []string{oauth.GrantTokenExchange},
-		AuthMethods: []string{oauth.AuthMethodSecretBasic, oauth.AuthMethodSecretPost, oauth.AuthMethodNone},
-		SigningAlgs: []jwa.SignatureAlgorithm{alg},
-		Scopes:      scopes,
-	})
-	if err != nil {
-		return fmt.Errorf("gateway: oauth: %w", err)
-	}
+	tokenEndpoint := externalURL(cfg.ExternalURL, oauth.PathToken)
+	deviceEndpoint := externalURL(cfg.ExternalURL, oauth.PathDeviceAuthorization)
+	sink := oauthAudit{log: g.audit}
+
 	resolvers := map[string]oauth.SubjectResolver{}
+	// own validates Gatehouse's access tokens: subject and actor tokens,
+	// introspection, revocation. With no data service there is no
+	// audience it could have issued for.
+	var own *oauth.Validator
 	if len(audiences) > 0 {
-		own, err := oauth.NewValidator(oauth.ValidatorConfig{
+		own, err = oauth.NewValidator(oauth.ValidatorConfig{
 			Issuer:      cfg.ExternalURL,
 			Audiences:   audiences,
 			Keys:        published,
@@ -267,8 +264,10 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("gateway: oauth: %w", err)
 		}
-		resolvers[oauth.TokenTypeAccessToken] = oauth.OwnAccessTokens{Validator: own, Users: storeUsers{users: g.store}}
+		resolvers[oauth.TokenTypeAccessToken] = oauth.OwnAccessTokens{Validator: own, Users: storeUsers{users: g.store}, Revocations: g.store}
 	}
+	grants := []string{oauth.GrantTokenExchange, oauth.GrantDeviceCode, oauth.GrantRefreshToken}
+	var assertions oauth.SubjectResolver
 	if len(o.TrustedTokenIssuers) > 0 {
 		ti, err := newTrustedIssuers(o.TrustedTokenIssuers, trustedIssuerDeps{users: g.store, now: g.now, log: g.log})
 		if err != nil {
@@ -279,26 +278,88 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 		ti.prefetch(context.Background())
 		resolvers[oauth.TokenTypeJWT] = ti
 		resolvers[oauth.TokenTypeIDToken] = ti
+		// RFC 7523 authorization grants come from the same issuers.
+		assertions = ti
+		grants = append(grants, oauth.GrantJWTBearer)
 	}
 	if r := g.samlSubjectResolver(cfg); r != nil {
 		resolvers[oauth.TokenTypeSAML2] = r
 	}
-	token, err := oauth.NewTokenHandler(oauth.TokenHandlerConfig{
-		Issuer:        cfg.ExternalURL,
-		TokenEndpoint: externalURL(cfg.ExternalURL, oauth.PathToken),
-		Clients:       newConfigClients(o.Clients),
-		JTIs:          jtiStore{replay: g.store},
-		Minter:        minter,
-		Resolvers:     resolvers,
-		DataServices:  services,
-		Now:           g.now,
-		Logger:        g.log,
-		Audit:         slogAudit{log: g.log},
+	md, err := oauth.MetadataHandler(oauth.MetadataConfig{
+		Issuer:                      cfg.ExternalURL,
+		GrantTypes:                  grants,
+		DeviceAuthorizationEndpoint: deviceEndpoint,
+		AuthMethods:                 []string{oauth.AuthMethodSecretBasic, oauth.AuthMethodSecretPost, oauth.AuthMethodPrivateKeyJWT, oauth.AuthMethodNone},
+		SigningAlgs:                 []jwa.SignatureAlgorithm{jwa.SignatureAlgorithm(o.SigningAlg)},
+		Scopes:                      scopes,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: oauth: %w", err)
 	}
-	g.oauth = &oauthServer{ring: ring, jwks: oauth.JWKSHandler(published), metadata: md, token: token}
+	token, err := oauth.NewTokenHandler(oauth.TokenHandlerConfig{
+		Issuer:                cfg.ExternalURL,
+		TokenEndpoint:         tokenEndpoint,
+		Clients:               clients,
+		JTIs:                  jtiStore{replay: g.store},
+		Minter:                minter,
+		Resolvers:             resolvers,
+		Assertions:            assertions,
+		DataServices:          services,
+		Devices:               g.store,
+		Refresh:               g.store,
+		Users:                 storeUsers{users: g.store},
+		RefreshTokenLifetime:  o.RefreshTokenLifetime.Std(),
+		RefreshFamilyLifetime: o.RefreshFamilyLifetime.Std(),
+		MaxTokenSize:          maxSubjectTokenSize,
+		Now:                   g.now,
+		Logger:                g.log,
+		Audit:                 sink,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: oauth: %w", err)
+	}
+	device, err := oauth.NewDeviceAuthorizationHandler(oauth.DeviceConfig{
+		TokenEndpoint:   tokenEndpoint,
+		Clients:         clients,
+		JTIs:            jtiStore{replay: g.store},
+		Devices:         g.store,
+		DataServices:    services,
+		VerificationURI: externalURL(cfg.ExternalURL, devicePagePath),
+		Lifetime:        o.DeviceCodeLifetime.Std(),
+		Now:             g.now,
+		Logger:          g.log,
+		Audit:           sink,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: oauth: %w", err)
+	}
+	verifier, err := oauth.NewDeviceVerifier(oauth.DeviceVerifierConfig{
+		Devices: g.store, Clients: clients, Now: g.now, Logger: g.log, Audit: sink,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: oauth: %w", err)
+	}
+	srv := &oauthServer{ring: ring, jwks: oauth.JWKSHandler(published), metadata: md, token: token, device: device, deviceVerifier: verifier}
+	if own != nil {
+		peer := oauth.IntrospectionConfig{
+			TokenEndpoint: tokenEndpoint,
+			Clients:       clients,
+			JTIs:          jtiStore{replay: g.store},
+			Validator:     own,
+			Revocations:   g.store,
+			Refresh:       g.store,
+			Now:           g.now,
+			Logger:        g.log,
+			Audit:         sink,
+		}
+		if srv.introspect, err = oauth.NewIntrospectionHandler(peer); err != nil {
+			return fmt.Errorf("gateway: oauth: %w", err)
+		}
+		if srv.revoke, err = oauth.NewRevocationHandler(peer); err != nil {
+			return fmt.Errorf("gateway: oauth: %w", err)
+		}
+	}
+	g.oauth = srv
 	return nil
 }
 
@@ -308,4 +369,16 @@ func (g *Gateway) oauthRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+oauth.PathMetadata, g.oauth.metadata)
 	mux.Handle("GET "+oauth.PathOpenIDConfiguration, g.oauth.metadata)
 	mux.Handle("POST "+oauth.PathToken, g.oauth.token)
+	mux.Handle("POST "+oauth.PathDeviceAuthorization, g.oauth.device)
+	introspect, revoke := g.oauth.introspect, g.oauth.revoke
+	if introspect == nil {
+		// No data service: no access token of Gatehouse's can exist, so
+		// every token is inactive; clients still authenticate.
+		introspect = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			oauth.WriteError(w, oauth.NewError(oauth.ErrInvalidRequest, "no data services are configured"))
+		})
+		revoke = introspect
+	}
+	mux.Handle("POST "+oauth.PathIntrospect, introspect)
+	mux.Handle("POST "+oauth.PathRevoke, revoke)
 }

@@ -119,7 +119,7 @@ func TestSAMLSubjectTokenExchange(t *testing.T) {
 			o.NameID = "mallory"
 		}, http.StatusBadRequest, "invalid_grant"},
 		{"too large", func(o *samltest.ResponseOptions) {
-			o.Attributes["padding"] = []string{strings.Repeat("x", oauth.DefaultMaxTokenSize)}
+			o.Attributes["padding"] = []string{strings.Repeat("x", 64<<10)}
 		}, http.StatusBadRequest, "invalid_request"},
 	}
 	for _, tc := range cases {

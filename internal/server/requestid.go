@@ -15,6 +15,7 @@ type ctxKey struct{}
 
 type requestInfo struct {
 	id     string
+	client string
 	logger *slog.Logger
 }
 
@@ -41,6 +42,9 @@ func RequestID(proxies *TrustedProxies, logger *slog.Logger) func(http.Handler) 
 			}
 			w.Header().Set(RequestIDHeader, id)
 			info := &requestInfo{id: id, logger: logger.With(slog.String("request_id", id))}
+			if ip := proxies.ClientIP(r); ip.IsValid() {
+				info.client = ip.String()
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
 		})
 	}
@@ -50,6 +54,16 @@ func RequestID(proxies *TrustedProxies, logger *slog.Logger) func(http.Handler) 
 func RequestIDFrom(ctx context.Context) string {
 	if info, ok := ctx.Value(ctxKey{}).(*requestInfo); ok {
 		return info.id
+	}
+	return ""
+}
+
+// ClientAddrFrom returns the client's IP address as RequestID resolved it
+// (the peer, or the forwarded client address when the peer is a trusted
+// proxy), or "".
+func ClientAddrFrom(ctx context.Context) string {
+	if info, ok := ctx.Value(ctxKey{}).(*requestInfo); ok {
+		return info.client
 	}
 	return ""
 }
