@@ -1,6 +1,6 @@
 // Package admin serves the gateway's administration API under
-// /api/v1/admin: bearer-token authentication from admin.token_file and the
-// application registry's endpoints.
+// /api/v1/admin: bearer-token authentication from admin.token_file, the
+// application registry's endpoints and the audit log query.
 //
 // # Security model
 //

@@ -408,6 +408,18 @@ func TestValidateEachProblem(t *testing.T) {
 		{"oauth signing alg EdDSA ok", func(c *Config) { c.OAuth.SigningAlg = AlgEdDSA }, "", ""},
 		{"oauth token lifetime zero", func(c *Config) { c.OAuth.AccessTokenLifetime = 0 }, "oauth.access_token_lifetime", "more than 0"},
 		{"oauth token lifetime long", func(c *Config) { c.OAuth.AccessTokenLifetime = Duration(25 * time.Hour) }, "oauth.access_token_lifetime", "at most"},
+		{"oauth refresh lifetime short", func(c *Config) { c.OAuth.RefreshTokenLifetime = Duration(time.Second) }, "oauth.refresh_token_lifetime", "1m"},
+		{"oauth refresh lifetime over family", func(c *Config) {
+			c.OAuth.RefreshTokenLifetime, c.OAuth.RefreshFamilyLifetime = Duration(48*time.Hour), Duration(24*time.Hour)
+		}, "oauth.refresh_token_lifetime", "longer than oauth.refresh_family_lifetime"},
+		{"oauth refresh family long", func(c *Config) { c.OAuth.RefreshFamilyLifetime = Duration(91 * 24 * time.Hour) }, "oauth.refresh_family_lifetime", "at most"},
+		{"oauth device code long", func(c *Config) { c.OAuth.DeviceCodeLifetime = Duration(time.Hour) }, "oauth.device_code_lifetime", "at most"},
+		{"oauth client secret and jwks", func(c *Config) { c.OAuth.Clients[0].JWKSFile = c.OAuth.TrustedTokenIssuers[0].JWKSFile }, "oauth.clients[0].jwks_file", "not both"},
+		{"oauth client jwks missing", func(c *Config) {
+			keyed := c.OAuth.Clients[0]
+			keyed.ID, keyed.Secret, keyed.JWKSFile = "keyed", "", "/nonexistent/client-jwks.json"
+			c.OAuth.Clients = append(c.OAuth.Clients, keyed)
+		}, "oauth.clients[1].jwks_file", "does not exist"},
 		{"oauth client id empty", func(c *Config) { c.OAuth.Clients[0].ID = "" }, "oauth.clients[0].id", "is required"},
 		{"oauth client duplicate", func(c *Config) { c.OAuth.Clients = append(c.OAuth.Clients, c.OAuth.Clients[0]) }, "oauth.clients[1].id", "already used by oauth.clients[0]"},
 		{"oauth grant types none", func(c *Config) { c.OAuth.Clients[0].GrantTypes = nil }, "oauth.clients[0].grant_types", "at least one"},

@@ -233,6 +233,7 @@ func (g *Gateway) idpRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+portal.PortalPath, g.portal.Handler())
 	mux.Handle("POST "+portal.SignOutPath, g.portal.SignOutHandler(g.sp.EndSession))
 	admin.Routes(mux, g.adminToken, g.apps)
+	admin.AuditRoutes(mux, g.adminToken, g.audit, g.log)
 }
 
 // IdPEntityID returns the app-facing IdP's entity ID.
