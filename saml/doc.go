@@ -2,8 +2,9 @@
 // parsing (CheckXML, ParseXML), AuthnRequest building and parsing, XML
 // signing (Sign), HTTP-Redirect binding signatures (RedirectQuery,
 // VerifyRedirectSignature) and the one verification entry point for
-// Responses, Verifier.VerifyResponse. It does no I/O, logging or global
-// state.
+// Responses, Verifier.VerifyResponse, with Verifier.VerifyAssertion for
+// bare assertions presented as OAuth tokens (RFC 7522). It does no I/O,
+// logging or global state.
 //
 // # Security model
 //
@@ -35,6 +36,13 @@
 //     optional), at least one AudienceRestriction and every one naming the
 //     SP, IssueInstant freshness, bounded lifetime, and Response
 //     InResponseTo equal to the signed SubjectConfirmationData's.
+//
+// VerifyAssertion accepts only a single signed saml:Assertion whose one
+// enveloped signature references it and uses exclusive canonicalization,
+// with every namespace prefix it uses declared inside it and no
+// InResponseTo; it then wraps the assertion in an unsigned Response (which
+// cannot change the canonical form the signature covers) and runs the
+// same sequence, the bearer Recipient being the token endpoint.
 //
 // The caller's job: match Assertion.InResponseTo against a pending request
 // bound to the browser (consumed once), record (Issuer, ID) in a replay

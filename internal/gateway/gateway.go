@@ -13,9 +13,13 @@
 // capped, metadata older than its staleness bound stops sign-in (503) rather
 // than trusting keys that may have been revoked, and readiness reports false
 // while the store or the IdP metadata is unavailable. Trusted token
-// issuers' keys come only from configured JWK Set files, each key with an
+// issuers' keys come only from configured JWK Sets (a file, or a URL over
+// https or loopback http, with bounded staleness), each key with an
 // explicit algorithm; an external token's unverified iss only selects which
-// configured issuer's validator runs.
+// configured issuer's validator runs. saml2 subject tokens are verified
+// with the SP's own verifier and share the ACS's replay cache. Every token
+// decision is written to the audit log before a token leaves, and a token
+// whose audit record cannot be stored is not issued.
 package gateway
 
 import (
