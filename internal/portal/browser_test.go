@@ -204,6 +204,104 @@ func TestPortalInBrowser(t *testing.T) {
 	assert.True(t, signedOut.Load(), "the end function ran")
 }
 
+// TestDeviceInBrowser drives the device verification page with headless
+// Chromium: the user opens /device, types the code in lower case without
+// the dash, sees the consent screen, approves, and sees the success page;
+// the approver recorded the approval for the session's user, the browser's
+// own Sec-Fetch-Site and Origin passed the checks, no referrer was sent
+// and no CSP violation happened.
+func TestDeviceInBrowser(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
+	defer cancel()
+
+	approver := newFakeApprover()
+	prompt := approver.prompts[testCode]
+	prompt.ExpiresAt = time.Now().Add(10 * time.Minute)
+	approver.prompts[testCode] = prompt
+	p, err := New(Config{
+		Sessions: &fakeSessions{user: testUser, expires: time.Now().Add(8 * time.Hour)},
+		Apps:     &fakeApps{},
+	})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	device, err := p.DeviceHandler(DeviceConfig{Approver: approver, ExternalURL: srv.URL, CSRFKey: testCSRFKey})
+	require.NoError(t, err)
+	mux.Handle("GET "+DevicePath, device)
+	var postHeaders atomic.Value
+	mux.Handle("POST "+DevicePath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		postHeaders.Store([2]string{r.Header.Get("Sec-Fetch-Site"), r.Header.Get("Origin")})
+		device.ServeHTTP(w, r)
+	}))
+
+	tab := testpeer.Chromium(t, ctx)
+	_, err = chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder})
+	require.NoError(t, err, "install the CSP violation recorder")
+	console := collectConsole(tab)
+
+	resp, err := chromedp.Run(tab, chromedp.NavigateResponse(srv.URL+DevicePath))
+	require.NoError(t, err, "open /device")
+	require.Equal(t, int64(200), resp.Status)
+	heading, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("main h1")))
+	require.NoError(t, err)
+	assert.Equal(t, "Connect a device", heading)
+	bar, err := chromedp.Run(tab, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header")).backgroundColor`))
+	require.NoError(t, err)
+	assert.Equal(t, "rgb(13, 27, 42)", bar, "the portal's style sheet applied")
+	label, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("user_code").labels[0].textContent`))
+	require.NoError(t, err)
+	assert.Equal(t, "Code from your device", label)
+	unlabelled, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("input, select, textarea"))
+		.filter(el => el.type !== "hidden" && el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+		.map(el => el.outerHTML)`))
+	require.NoError(t, err)
+	assert.Empty(t, unlabelled, "inputs without a label")
+
+	// Type the code as a person might, and submit with Enter.
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.SendKeys(chromedp.ID("user_code"), "bcdfghjk"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("consent-heading")),
+	), "enter the code")
+	loc, err := chromedp.Run(tab, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, srv.URL+"/device?user_code=bcdfghjk", loc)
+	assertText(t, tab, "code", "BCDF-GHJK")
+	assertText(t, tab, "client", "cli-tool")
+	assertText(t, tab, "audience", "https://data.example.com")
+	scopes, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#scopes li")).map(li => li.textContent)`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"reports:read", "notes:write"}, scopes)
+	referrer, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.referrer`))
+	require.NoError(t, err)
+	assert.Empty(t, referrer, "the entry page sent no referrer")
+	_, decisions := approver.calls()
+	assert.Empty(t, decisions, "nothing decided before the click")
+
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Click(chromedp.ID("approve")),
+		chromedp.WaitVisible(chromedp.ID("device-approved")),
+	), "approve")
+	msg, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("main p")))
+	require.NoError(t, err)
+	assert.Equal(t, "Device approved. You can return to your device.", msg)
+	_, decisions = approver.calls()
+	assert.Equal(t, []decision{{testCode, testUser.ID, true}}, decisions, "the approval, for the session's user")
+	assert.Equal(t, [2]string{"same-origin", srv.URL}, postHeaders.Load(), "the browser's Sec-Fetch-Site and Origin with the decision")
+
+	violations, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.__cspViolations`))
+	require.NoError(t, err)
+	assert.Empty(t, violations, "CSP violations")
+	assert.Empty(t, console.errors(), "console errors")
+
+	// Positive control: the recorder sees a blocked script on this page.
+	_, err = chromedp.Run(tab, chromedp.Evaluate[bool](`(function(){var s=document.createElement("script");s.textContent="window.__injected=1";document.body.appendChild(s);return true})()`))
+	require.NoError(t, err)
+	n, err := chromedp.Run(tab, chromedp.Poll[int](`window.__cspViolations.length`, chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err, "the injected script is reported")
+	assert.Equal(t, 1, n)
+}
+
 func evalInt(t *testing.T, tab context.Context, js string) int {
 	t.Helper()
 	n, err := chromedp.Run(tab, chromedp.Evaluate[int](js))

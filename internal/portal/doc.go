@@ -1,7 +1,10 @@
 // Package portal serves the access portal: the page at /portal that lists
 // the signed-in user's applications (and, when configured, accounts with
 // their roles) with launch links, a search box when the list is long, and a
-// sign-out button, plus the signed-out page behind POST /logout.
+// sign-out button, plus the signed-out page behind POST /logout, and the
+// RFC 8628 device verification page at /device (Portal.DeviceHandler),
+// where a signed-in user types the code a device shows and approves or
+// denies its request.
 //
 // The page is server-rendered with html/template and works without
 // JavaScript: the list is complete, and a GET form (?q=) filters it on the
@@ -35,5 +38,31 @@
 // Referrer-Policy: same-origin. The sign-out handler accepts only POST and
 // rejects cross-origin browser requests (Sec-Fetch-Site / Origin, as
 // net/http.CrossOriginProtection checks them) in addition to the SameSite
-// session cookie the caller sets.
+// session cookie the caller sets. Every page also sends X-Frame-Options:
+// DENY.
+//
+// The device page acts for the user the SessionSource vouches for, and
+// only through a DeviceApprover (oauth.DeviceVerifier, which audits every
+// decision). A user code from the request is normalized with
+// oauth.NormalizeUserCode before it is used anywhere: the login redirect
+// carries /device?user_code=XXXX-XXXX only for a well-formed code, and
+// nothing else from the request. A decision (POST) is refused with 403,
+// before the approver is asked, unless Sec-Fetch-Site (when sent) is
+// same-origin, Origin (when sent) is the configured external origin, and
+// the form's token is HMAC-SHA256 under DeviceConfig.CSRFKey of the
+// session's user ID and the code, compared in constant time. Lookups and
+// decisions of unknown or expired codes are limited per user and per
+// client address (an IPv6 /64 counts as one address): a burst of
+// DeviceConfig.MaxFailures, then one per FailureWindow/MaxFailures. Over
+// the limit the answer is 429 and the approver is not asked, so a limited
+// client learns nothing about any code. A request is charged before the
+// approver is asked and refunded unless the code was unknown or expired,
+// so concurrent guesses cannot pass the check together; the limiter's
+// table is bounded and refuses new keys when full rather than forget
+// failures. The limits are per process: N instances allow N times as
+// much. The device pages send Referrer-Policy: no-referrer, except the
+// consent screen, which sends same-origin because under no-referrer a
+// browser sends "Origin: null" with its form; it loads nothing and links
+// nowhere outside the gateway. Logs name the user and at most the first
+// two characters of a code; the CSRF token is never logged.
 package portal

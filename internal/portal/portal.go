@@ -149,20 +149,8 @@ func (p *Portal) servePortal(w http.ResponseWriter, r *http.Request) {
 	}
 	now := p.now()
 	ctx := r.Context()
-	user, expires, err := p.sessions.Current(r)
-	switch {
-	case errors.Is(err, ErrNoSession):
-		p.toLogin(w, r)
-		return
-	case err != nil:
-		p.log.ErrorContext(ctx, "portal: session lookup failed", "err", err)
-		p.renderUnavailable(w, r)
-		return
-	case !expires.After(now):
-		// The source should not hand out an expired session; if it does,
-		// the portal does not honour it.
-		p.log.WarnContext(ctx, "portal: session source returned an expired session", "user_id", user.ID)
-		p.toLogin(w, r)
+	user, expires, ok := p.session(w, r, now, PortalPath, p.renderUnavailable)
+	if !ok {
 		return
 	}
 	apps, err := p.apps.ApplicationsFor(ctx, user)
@@ -183,9 +171,44 @@ func (p *Portal) servePortal(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, portalPage, &view)
 }
 
-func (p *Portal) toLogin(w http.ResponseWriter, r *http.Request) {
+// session returns the signed-in user and the session's expiry. Without a
+// valid session it redirects to the login URL with returnTo (a local path
+// the caller built, never request input as such); when the lookup fails it
+// calls unavailable. In both cases it returns false and the request is
+// answered.
+func (p *Portal) session(w http.ResponseWriter, r *http.Request, now time.Time, returnTo string,
+	unavailable func(http.ResponseWriter, *http.Request)) (User, time.Time, bool) {
+	ctx := r.Context()
+	user, expires, err := p.sessions.Current(r)
+	switch {
+	case errors.Is(err, ErrNoSession):
+		p.toLogin(w, r, returnTo)
+		return User{}, time.Time{}, false
+	case err != nil:
+		p.log.ErrorContext(ctx, "portal: session lookup failed", "err", err)
+		unavailable(w, r)
+		return User{}, time.Time{}, false
+	case !expires.After(now):
+		// The source should not hand out an expired session; if it does,
+		// the portal does not honour it.
+		p.log.WarnContext(ctx, "portal: session source returned an expired session", "user_id", user.ID)
+		p.toLogin(w, r, returnTo)
+		return User{}, time.Time{}, false
+	}
+	return user, expires, true
+}
+
+// toLogin redirects to the login URL, which brings the user back to
+// returnTo: 302 for a GET, 303 for a form post (so the browser follows
+// with a GET). The redirect is never cached and sends no referrer.
+func (p *Portal) toLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.sessions.LoginURL(PortalPath), http.StatusFound)
+	w.Header().Set("Referrer-Policy", referrerNone)
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	http.Redirect(w, r, p.sessions.LoginURL(returnTo), status)
 }
 
 // portalView is what the portal template renders. Every string in it is

@@ -13,10 +13,31 @@ type pageBase struct {
 	Title string
 	// Nonce is this response's CSP nonce for its inline style and script.
 	Nonce string
+	// Referrer is the page's referrer policy, sent as the
+	// Referrer-Policy header and in a meta element.
+	Referrer string
 }
 
-// newPageBase returns a pageBase with a fresh nonce.
-func newPageBase(title string) pageBase { return pageBase{Title: title, Nonce: newNonce()} }
+// Referrer policies of the pages.
+const (
+	// referrerSameOrigin: the portal's pages hold nothing secret in their
+	// URLs.
+	referrerSameOrigin = "same-origin"
+	// referrerNone: the device pages may carry a user code in their URL.
+	referrerNone = "no-referrer"
+)
+
+// newPageBase returns a pageBase with a fresh nonce and the same-origin
+// referrer policy.
+func newPageBase(title string) pageBase {
+	return pageBase{Title: title, Nonce: newNonce(), Referrer: referrerSameOrigin}
+}
+
+// newSecretURLPageBase returns a pageBase with a fresh nonce for a page
+// whose URL may hold a secret: no referrer is ever sent from it.
+func newSecretURLPageBase(title string) pageBase {
+	return pageBase{Title: title, Nonce: newNonce(), Referrer: referrerNone}
+}
 
 // newNonce returns a fresh CSP nonce: 26 base32 characters, 130 random
 // bits, none of which needs escaping in an attribute.
@@ -31,16 +52,20 @@ func cspFor(nonce string) string {
 }
 
 // nonced is implemented by every page view.
-type nonced interface{ nonce() string }
+type nonced interface {
+	nonce() string
+	referrer() string
+}
 
-func (b *pageBase) nonce() string { return b.Nonce }
+func (b *pageBase) nonce() string    { return b.Nonce }
+func (b *pageBase) referrer() string { return b.Referrer }
 
 // render executes t into a buffer and writes it with the page headers, so a
 // template failure never sends half a page.
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data nonced) {
 	var buf bytes.Buffer
 	err := errEmptyNonce
-	if data.nonce() != "" {
+	if data.nonce() != "" && data.referrer() != "" {
 		err = t.Execute(&buf, data)
 	}
 	if err != nil {
@@ -56,7 +81,8 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, t *t
 	h.Set("Content-Security-Policy", cspFor(data.nonce()))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", data.referrer())
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
@@ -65,7 +91,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, t *t
 
 // errEmptyNonce: a view was built without newPageBase (a programming
 // error); the page is not sent.
-var errEmptyNonce = errors.New("portal: page has no CSP nonce")
+var errEmptyNonce = errors.New("portal: page has no CSP nonce or referrer policy")
 
 // messageView is a page with a heading, a paragraph and an optional link.
 type messageView struct {
@@ -127,6 +153,17 @@ button:hover{background:#f3f4f6}
 dl.profile{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
 dl.profile dt{font-weight:600}
 dl.profile dd{margin:0;overflow-wrap:anywhere}
+.error{margin:0 0 1rem;padding:.75rem 1rem;border:2px solid #b42318;border-radius:.375rem;background:#fef3f2;color:#7a271a;font-weight:600}
+.codeform{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 .5rem}
+.codeform label{font-weight:600;width:100%}
+.codeform input{width:12rem;padding:.45rem .65rem;border:1px solid #6b7280;border-radius:.375rem;font-family:ui-monospace,Menlo,Consolas,monospace;letter-spacing:.1em;text-transform:uppercase}
+.codeform input[aria-invalid=true]{border:2px solid #b42318}
+.hint{color:var(--muted);margin:0 0 1rem;width:100%}
+.usercode{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.5rem;font-weight:700;letter-spacing:.15em}
+ul.scopes{margin:0;padding-left:1.25rem}
+.decide{display:flex;flex-wrap:wrap;gap:.75rem;margin:1.5rem 0 1rem}
+button.primary{background:var(--accent);border-color:var(--accent);color:#fff;font-weight:600}
+button.primary:hover{background:#0842a0}
 .vh{position:absolute!important;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 `
 
@@ -165,10 +202,18 @@ const layout = `{{define "head"}}<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
+<meta name="referrer" content="{{.Referrer}}">
 <title>{{.Title}}</title>
 <style nonce="{{.Nonce}}">` + styles + `</style>
-</head>{{end}}`
+</head>{{end}}
+{{define "bar"}}<a class="skip" href="#main">Skip to main content</a>
+<header class="bar">
+<p class="brand">Gatehouse</p>
+<div class="who">
+<span>Signed in as <strong id="user">{{.UserLabel}}</strong></span>
+<form method="post" action="` + SignOutPath + `"><button type="submit" id="signout">Sign out</button></form>
+</div>
+</header>{{end}}`
 
 var (
 	portalPage  = template.Must(template.Must(template.New("portal").Parse(layout)).Parse(portalHTML))
@@ -177,14 +222,7 @@ var (
 
 const portalHTML = `{{template "head" .}}
 <body>
-<a class="skip" href="#main">Skip to main content</a>
-<header class="bar">
-<p class="brand">Gatehouse</p>
-<div class="who">
-<span>Signed in as <strong id="user">{{.UserLabel}}</strong></span>
-<form method="post" action="` + SignOutPath + `"><button type="submit" id="signout">Sign out</button></form>
-</div>
-</header>
+{{template "bar" .}}
 <main id="main" tabindex="-1">
 <h1>Access portal</h1>
 {{- if .ShowSearch}}
