@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
+	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -30,14 +31,14 @@ const OAuthSigningRing = "oauth-signing"
 
 // oauthServer is the assembled authorization server.
 type oauthServer struct {
-	ring           *keys.Ring
-	jwks           http.Handler
-	metadata       http.Handler
-	token          http.Handler
-	device         http.Handler
-	introspect     http.Handler // nil without data services
-	revoke         http.Handler // nil without data services
-	deviceVerifier *oauth.DeviceVerifier
+	ring       *keys.Ring
+	jwks       http.Handler
+	metadata   http.Handler
+	token      http.Handler
+	device     http.Handler
+	introspect http.Handler // nil without data services
+	revoke     http.Handler // nil without data services
+	devicePage http.Handler // the RFC 8628 verification page
 }
 
 // ringAlgorithm maps oauth.signing_alg to the key ring's algorithm.
@@ -187,9 +188,6 @@ func subjectOf(u sp.User) oauth.Subject {
 	return oauth.Subject{UserID: u.ID, UserName: u.UserName, Email: u.Email, Groups: slices.Clone(u.Groups), Active: u.Active}
 }
 
-// devicePagePath is the RFC 8628 verification URI's path.
-const devicePagePath = "/device"
-
 // maxSubjectTokenSize bounds subject, actor and assertion tokens: room
 // for a signed SAML assertion with a few attributes.
 const maxSubjectTokenSize = 64 << 10
@@ -324,7 +322,7 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 		JTIs:            jtiStore{replay: g.store},
 		Devices:         g.store,
 		DataServices:    services,
-		VerificationURI: externalURL(cfg.ExternalURL, devicePagePath),
+		VerificationURI: externalURL(cfg.ExternalURL, portal.DevicePath),
 		Lifetime:        o.DeviceCodeLifetime.Std(),
 		Now:             g.now,
 		Logger:          g.log,
@@ -339,7 +337,17 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("gateway: oauth: %w", err)
 	}
-	srv := &oauthServer{ring: ring, jwks: oauth.JWKSHandler(published), metadata: md, token: token, device: device, deviceVerifier: verifier}
+	// The consent form's CSRF key: one secret in keys.dir, so every
+	// instance accepts a form another rendered.
+	csrfKey, err := keys.LoadOrCreateSecret(cfg.Keys.Dir, "device-csrf", 32)
+	if err != nil {
+		return fmt.Errorf("gateway: keys.dir: %w", err)
+	}
+	page, err := g.portal.DeviceHandler(portal.DeviceConfig{Approver: verifier, ExternalURL: cfg.ExternalURL, CSRFKey: csrfKey})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	srv := &oauthServer{ring: ring, jwks: oauth.JWKSHandler(published), metadata: md, token: token, device: device, devicePage: page}
 	if own != nil {
 		peer := oauth.IntrospectionConfig{
 			TokenEndpoint: tokenEndpoint,
@@ -370,6 +378,8 @@ func (g *Gateway) oauthRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+oauth.PathOpenIDConfiguration, g.oauth.metadata)
 	mux.Handle("POST "+oauth.PathToken, g.oauth.token)
 	mux.Handle("POST "+oauth.PathDeviceAuthorization, g.oauth.device)
+	mux.Handle("GET "+portal.DevicePath, g.oauth.devicePage)
+	mux.Handle("POST "+portal.DevicePath, g.oauth.devicePage)
 	introspect, revoke := g.oauth.introspect, g.oauth.revoke
 	if introspect == nil {
 		// No data service: no access token of Gatehouse's can exist, so
