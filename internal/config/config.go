@@ -27,6 +27,7 @@ type Config struct {
 	PermissionSets     []PermissionSetConfig     `yaml:"permission_sets"`
 	AccountAssignments []AccountAssignmentConfig `yaml:"account_assignments"`
 	OAuth              OAuthConfig               `yaml:"oauth"`
+	SCIM               SCIMConfig                `yaml:"scim"`
 
 	// lines maps a YAML path ("store.dsn") to the line of its key in the
 	// parsed file, so that problems can point at the source. It is empty for a
@@ -242,6 +243,15 @@ type TrustedTokenIssuerConfig struct {
 type DataServiceConfig struct {
 	Audience string   `yaml:"audience"`
 	Scopes   []string `yaml:"scopes"`
+}
+
+// SCIMConfig configures SCIM 2.0 provisioning.
+type SCIMConfig struct {
+	// TokenLifetime is how long a SCIM bearer token is valid.
+	TokenLifetime Duration `yaml:"token_lifetime"`
+	// TokenExpiryWarning is how long before expiry a token is reported
+	// (log warning, admin API) as due for rotation.
+	TokenExpiryWarning Duration `yaml:"token_expiry_warning"`
 }
 
 // Duration is a time.Duration written in Go syntax ("90s", "8h") in YAML.

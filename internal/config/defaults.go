@@ -21,11 +21,14 @@ const (
 	DefaultRefreshTokenLifetime  = 8 * time.Hour
 	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
 	DefaultDeviceCodeLifetime    = 10 * time.Minute
-	DefaultSigningAlg            = AlgES256
-	DefaultNameIDFormat          = NameIDUnspecified
-	DefaultEmailAttribute        = "email"
-	DefaultDisplayNameAttr       = "displayName"
-	DefaultGroupsAttribute       = "groups"
+	// SCIM bearer tokens: a year, reported 30 days before they expire.
+	DefaultSCIMTokenLifetime      = 365 * 24 * time.Hour
+	DefaultSCIMTokenExpiryWarning = 30 * 24 * time.Hour
+	DefaultSigningAlg             = AlgES256
+	DefaultNameIDFormat           = NameIDUnspecified
+	DefaultEmailAttribute         = "email"
+	DefaultDisplayNameAttr        = "displayName"
+	DefaultGroupsAttribute        = "groups"
 	// SPMetadataPath is appended to external_url for the default SP entity ID.
 	SPMetadataPath = "/saml/sp/metadata"
 )
@@ -78,6 +81,8 @@ func (c *Config) ApplyDefaults() {
 	defaultDuration(c, &c.OAuth.RefreshTokenLifetime, "oauth.refresh_token_lifetime", DefaultRefreshTokenLifetime)
 	defaultDuration(c, &c.OAuth.RefreshFamilyLifetime, "oauth.refresh_family_lifetime", DefaultRefreshFamilyLifetime)
 	defaultDuration(c, &c.OAuth.DeviceCodeLifetime, "oauth.device_code_lifetime", DefaultDeviceCodeLifetime)
+	defaultDuration(c, &c.SCIM.TokenLifetime, "scim.token_lifetime", DefaultSCIMTokenLifetime)
+	defaultDuration(c, &c.SCIM.TokenExpiryWarning, "scim.token_expiry_warning", DefaultSCIMTokenExpiryWarning)
 }
 
 func defaultDuration(c *Config, d *Duration, path string, def time.Duration) {

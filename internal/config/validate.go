@@ -118,6 +118,7 @@ func (c *Config) Validate() error {
 	sets := v.permissionSets()
 	v.accountAssignments(sets, accounts)
 	v.oauth()
+	v.scim()
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -451,6 +452,15 @@ var (
 	signingAlgs = []string{AlgES256, AlgRS256, AlgEdDSA}
 	grantTypes  = []string{GrantTokenExchange, GrantJWTBearer, GrantDeviceCode, GrantRefreshToken}
 )
+
+func (v *validator) scim() {
+	sc := v.c.SCIM
+	v.durationRange("scim.token_lifetime", sc.TokenLifetime, time.Hour, DefaultSCIMTokenLifetime, "at least 1h")
+	v.durationRange("scim.token_expiry_warning", sc.TokenExpiryWarning, time.Nanosecond, DefaultSCIMTokenLifetime, "more than 0")
+	if sc.TokenExpiryWarning >= sc.TokenLifetime {
+		v.add("scim.token_expiry_warning", "must be shorter than scim.token_lifetime (%s)", sc.TokenLifetime)
+	}
+}
 
 func (v *validator) oauth() {
 	o := v.c.OAuth
