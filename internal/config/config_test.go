@@ -408,7 +408,9 @@ func TestValidateEachProblem(t *testing.T) {
 		{"oauth signing alg EdDSA ok", func(c *Config) { c.OAuth.SigningAlg = AlgEdDSA }, "", ""},
 		{"oauth token lifetime zero", func(c *Config) { c.OAuth.AccessTokenLifetime = 0 }, "oauth.access_token_lifetime", "more than 0"},
 		{"oauth token lifetime long", func(c *Config) { c.OAuth.AccessTokenLifetime = Duration(25 * time.Hour) }, "oauth.access_token_lifetime", "at most"},
-		{"scim token lifetime short", func(c *Config) { c.SCIM.TokenLifetime, c.SCIM.TokenExpiryWarning = Duration(time.Minute), Duration(time.Second) }, "scim.token_lifetime", "at least 1h"},
+		{"scim token lifetime short", func(c *Config) {
+			c.SCIM.TokenLifetime, c.SCIM.TokenExpiryWarning = Duration(time.Minute), Duration(time.Second)
+		}, "scim.token_lifetime", "at least 1h"},
 		{"scim token lifetime long", func(c *Config) { c.SCIM.TokenLifetime = Duration(366 * 24 * time.Hour) }, "scim.token_lifetime", "at most"},
 		{"scim warning not shorter", func(c *Config) { c.SCIM.TokenExpiryWarning = c.SCIM.TokenLifetime }, "scim.token_expiry_warning", "shorter than scim.token_lifetime"},
 		{"oauth refresh lifetime short", func(c *Config) { c.OAuth.RefreshTokenLifetime = Duration(time.Second) }, "oauth.refresh_token_lifetime", "1m"},
