@@ -11,8 +11,11 @@ package gateway_test
 // subject token, look the user up by email, authorize, mint an ES256 access
 // token, audit) without a network. The ratio "exchange per core / raw
 // ES256 per core" compares the serial sub-benchmarks at -cpu 1; the
-// parallel ones show what both cores give. With RunParallel the audit
-// log's group commit stores many exchanges in one SQLite transaction.
+// parallel ones show what both cores give. The audit log commits in
+// groups: serially every exchange waits for its own SQLite transaction,
+// with RunParallel the exchanges in flight (GOMAXPROCS of them) share one.
+// The user lookup by email scans the users table (no index on email yet),
+// so the SQLite figures depend on benchUsers.
 
 import (
 	"context"
