@@ -209,7 +209,7 @@ func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time) 
 			user, err = s.users.ProvisionExternal(ctx, ext, s.userAttributes(a), now)
 		}
 		switch {
-		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
+		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalidAttributes):
 			return User{}, reject(ReasonUnknownUser, err)
 		case err != nil:
 			return User{}, unavailable(err)
@@ -222,6 +222,9 @@ func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time) 
 	}
 	if attrs := s.userAttributes(a); s.jit && !attributesMatch(user, attrs) {
 		if user, err = s.users.UpdateAttributes(ctx, user.ID, attrs, now); err != nil {
+			if errors.Is(err, ErrInvalidAttributes) {
+				return User{}, reject(ReasonUnknownUser, err)
+			}
 			return User{}, unavailable(err)
 		}
 	}

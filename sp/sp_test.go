@@ -431,6 +431,19 @@ func TestJITProvisioning(t *testing.T) {
 	assert.Equal(t, e.now.Add(8*time.Hour), sess.ExpiresAt)
 }
 
+// TestJITInvalidAttributesRejected: attributes the store refuses (a
+// e-mail over the length limit) reject the sign-in like an unknown
+// user (403, the generic body), never as an unavailable store.
+func TestJITInvalidAttributesRejected(t *testing.T) {
+	e := newEnv(t)
+	s := e.newSP(func(c *sp.Config) { c.JITProvisioning = true; c.AllowIdPInitiated = true })
+	w := post(s, acsEast, e.response(acsEast, "", func(o *samltest.ResponseOptions) {
+		o.NameID = "bob@example.com"
+		o.Attributes = map[string][]string{"email": {strings.Repeat("b", 400) + "@example.com"}, "displayName": {"Bob"}}
+	}), "")
+	assertGenericRejection(t, w)
+}
+
 func TestInactiveUserRejected(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.store.CreateUser(context.Background(), sp.User{UserName: "carol@example.com", Active: false})

@@ -15,6 +15,10 @@ var (
 	// ErrNotFound: the pending request, session or user does not exist, has
 	// expired, or was already consumed.
 	ErrNotFound = errors.New("sp: not found")
+	// ErrInvalidAttributes: the store refused the user's asserted
+	// attributes (too long, control characters). The ACS rejects the
+	// sign-in (403), as for an unknown user, rather than answering 503.
+	ErrInvalidAttributes = errors.New("sp: invalid user attributes")
 	// ErrReplay: the (issuer, assertion ID) pair was already recorded.
 	ErrReplay = errors.New("sp: assertion replayed")
 	// ErrConflict: a uniqueness constraint was violated (for example a second

@@ -4,6 +4,12 @@
 // apply. The backends are memory (tests, embedding) and sqlstore (SQLite,
 // PostgreSQL); storetest is the conformance suite both pass.
 //
+// The identity store (directory.Store) and the sp.UserDirectory methods
+// work on the same users: sign-in sees a directory.User through
+// directory.SPUser, and every write through either interface keeps the
+// user's Version, e-mail addresses and group memberships consistent (a
+// sign-in that changes nothing changes no version).
+//
 // # Security model
 //
 // Backends keep session IDs only as hashes (device codes and refresh
@@ -11,7 +17,9 @@
 // decide and consume device authorizations and rotate refresh tokens
 // atomically (see the doc comments on the sp and oauth interfaces),
 // revoke a refresh token's whole family when a rotated token comes back,
-// append audit batches all or none and never delete audit events, and
+// append audit batches all or none and never delete audit events, make
+// every identity store write all or none (deactivating or deleting a user
+// ends its sessions and revokes its refresh tokens in the same step), and
 // report any failure as an error so that callers fail closed.
 package store
 
@@ -26,6 +34,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -41,9 +50,13 @@ type Store interface {
 	oauth.RefreshStore
 	oauth.RevocationStore
 	audit.Store
+	directory.Store
 	// CreateUser adds a user (random ID when u.ID is empty; groups set
-	// when u.Groups is non-nil) and returns it; a duplicate user_name or
-	// ID returns sp.ErrConflict.
+	// when u.Groups is non-nil, by display name, created as needed) and
+	// returns it; a user_name equal to another one's ignoring case (see
+	// directory.Fold) or a duplicate ID returns sp.ErrConflict, a user
+	// directory.ValidateUser rejects an error wrapping
+	// directory.ErrInvalid.
 	CreateUser(ctx context.Context, u sp.User) (sp.User, error)
 	// Cleanup deletes expired pending requests, replay records,
 	// sessions, SSO states, access-token revocations (expiry before now),

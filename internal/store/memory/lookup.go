@@ -24,14 +24,14 @@ func (s *Store) UserByAttribute(_ context.Context, attribute, value string) (sp.
 	case "id":
 		return s.getLocked(value)
 	case "user_name":
-		id, ok := s.byName[value]
+		id, ok := s.userByNameLocked(value)
 		if !ok {
 			return sp.User{}, fmt.Errorf("memory: user by user_name: %w", sp.ErrNotFound)
 		}
 		return s.getLocked(id)
 	}
 	var found string
-	for id, u := range s.users {
+	for id, u := range s.dir.users {
 		if u.Email != value {
 			continue
 		}

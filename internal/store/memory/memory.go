@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -23,10 +24,12 @@ type Store struct {
 	mu       sync.Mutex
 	requests map[string]sp.PendingRequest
 	replay   map[replayKey]time.Time
-	sessions map[string]session  // keyed by hashSessionID
-	users    map[string]*sp.User // keyed by ID
-	byName   map[string]string   // user_name -> ID
-	links    map[sp.ExternalIdentity]string
+	sessions map[string]session // keyed by hashSessionID
+	now      func() time.Time
+	// dir holds the identity store's users, groups and memberships (see
+	// directory.go).
+	dir   dirTables
+	links map[sp.ExternalIdentity]string
 	// linkedIssuers maps a user ID to the issuers it is linked under, so
 	// a user has at most one identity per issuer.
 	linkedIssuers map[string]map[string]bool
@@ -63,16 +66,31 @@ var (
 	_ sp.SessionStore   = (*Store)(nil)
 	_ sp.UserDirectory  = (*Store)(nil)
 	_ sp.Pinger         = (*Store)(nil)
+	_ directory.Store   = (*Store)(nil)
 )
 
-// New returns an empty Store.
-func New() *Store {
+// Options configure a Store.
+type Options struct {
+	// Now is the clock for timestamps the caller does not pass in (the
+	// creation time of users added by CreateUser). Nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns an empty Store with the default Options.
+func New() *Store { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty Store.
+func NewWithOptions(opts Options) *Store {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Store{
 		requests:      map[string]sp.PendingRequest{},
 		replay:        map[replayKey]time.Time{},
 		sessions:      map[string]session{},
-		users:         map[string]*sp.User{},
-		byName:        map[string]string{},
+		now:           now,
+		dir:           newDirTables(),
 		links:         map[sp.ExternalIdentity]string{},
 		linkedIssuers: map[string]map[string]bool{},
 	}

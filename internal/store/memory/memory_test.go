@@ -2,6 +2,7 @@ package memory
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,4 +64,18 @@ func TestLinkConflicts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, alice.ID, u.ID)
 	assert.NotEqual(t, carol.ID, u.ID)
+}
+
+// TestCreateUserUsesClock checks that users created without a time (the
+// sp CreateUser) get the configured clock's.
+func TestCreateUserUsesClock(t *testing.T) {
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	s := NewWithOptions(Options{Now: func() time.Time { return at }})
+	u, err := s.CreateUser(t.Context(), sp.User{UserName: "alice"})
+	require.NoError(t, err)
+	d, err := s.DirectoryUser(t.Context(), u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, at, d.CreatedAt)
+	assert.Equal(t, at, d.UpdatedAt)
+	assert.False(t, New().now().IsZero(), "the default clock is time.Now")
 }

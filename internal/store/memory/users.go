@@ -1,33 +1,56 @@
 package memory
 
 import (
-	"github.com/gatehouse-dev/gatehouse/internal/store"
-
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
 // CreateUser adds a user and returns it. An empty u.ID gets a random
-// 128-bit hex ID; u.Groups, when non-nil, become its memberships. A
-// duplicate user_name or ID returns sp.ErrConflict.
+// 128-bit hex ID; u.Groups, when non-nil, become its memberships (groups
+// found by display name ignoring case, created as needed). A user_name
+// equal to another one's ignoring case, or a duplicate ID, returns
+// sp.ErrConflict. The user is created at the store's clock.
 func (s *Store) CreateUser(_ context.Context, u sp.User) (sp.User, error) {
-	if u.UserName == "" {
-		return sp.User{}, errors.New("memory: create user: empty user_name")
+	du, err := directory.PrepareUser(directory.UserFromSP(u))
+	if err != nil {
+		return sp.User{}, fmt.Errorf("memory: create user: %w", err)
 	}
-	if u.ID == "" {
-		u.ID = newID()
+	names, err := groupNames(u.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("memory: create user: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.insertLocked(u); err != nil {
+	now := s.now()
+	id, err := s.insertUserLocked(du, now, sp.ErrConflict)
+	if err != nil {
 		return sp.User{}, err
 	}
-	return s.getLocked(u.ID)
+	if u.Groups != nil {
+		s.setGroupsLocked(id, names, now)
+	}
+	return s.getLocked(id)
+}
+
+// groupNames normalizes asserted group names (store.NormalizeGroups) and
+// checks each with directory.ValidateGroupName; nil stays nil.
+func groupNames(names []string) ([]string, error) {
+	if names == nil {
+		return nil, nil
+	}
+	out := store.NormalizeGroups(names)
+	for _, n := range out {
+		if err := directory.ValidateGroupName(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // GetUser returns the user by ID, or sp.ErrNotFound.
@@ -48,14 +71,24 @@ func (s *Store) LookupExternal(_ context.Context, ext sp.ExternalIdentity) (sp.U
 	return s.getLocked(id)
 }
 
-// LinkByUserName links ext to the user whose user_name equals ext.NameID:
-// sp.ErrNotFound when there is none, sp.ErrConflict when ext is linked to
-// another user or the user already has an identity of ext.Issuer. Linking
-// an identity already linked to that user succeeds.
+// userByNameLocked returns the ID of the user whose user_name equals name
+// exactly.
+func (s *Store) userByNameLocked(name string) (string, bool) {
+	id, ok := s.dir.userFold[directory.Fold(name)]
+	if !ok || s.dir.users[id].UserName != name {
+		return "", false
+	}
+	return id, true
+}
+
+// LinkByUserName links ext to the user whose user_name equals ext.NameID
+// exactly: sp.ErrNotFound when there is none, sp.ErrConflict when ext is
+// linked to another user or the user already has an identity of
+// ext.Issuer. Linking an identity already linked to that user succeeds.
 func (s *Store) LinkByUserName(_ context.Context, ext sp.ExternalIdentity) (sp.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, ok := s.byName[ext.NameID]
+	id, ok := s.userByNameLocked(ext.NameID)
 	if !ok {
 		return sp.User{}, fmt.Errorf("memory: link by user name: %w", sp.ErrNotFound)
 	}
@@ -73,58 +106,91 @@ func (s *Store) LinkByUserName(_ context.Context, ext sp.ExternalIdentity) (sp.U
 
 // ProvisionExternal creates and links the user for ext (user_name =
 // ext.NameID, active), or updates the user already linked to ext. A
-// user_name taken by another user returns sp.ErrConflict. An existing
-// user's Active flag is left as it is.
-func (s *Store) ProvisionExternal(_ context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+// user_name taken by another user (ignoring case) returns sp.ErrConflict.
+// An existing user's Active flag is left as it is.
+func (s *Store) ProvisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	u, err := s.provisionExternal(ctx, ext, attrs, now)
+	return u, invalidAttributes(err)
+}
+
+func (s *Store) provisionExternal(_ context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	if ext.Issuer == "" || ext.NameID == "" {
 		return sp.User{}, errors.New("memory: provision: empty issuer or NameID")
+	}
+	names, err := groupNames(attrs.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("memory: provision: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.links[ext]; ok {
-		if err := s.updateLocked(id, attrs); err != nil {
+		if err := s.updateLocked(id, attrs, names, now); err != nil {
 			return sp.User{}, err
 		}
 		return s.getLocked(id)
 	}
-	u := sp.User{ID: newID(), UserName: ext.NameID, Email: attrs.Email, DisplayName: attrs.DisplayName, Groups: attrs.Groups, Active: true}
-	if err := s.insertLocked(u); err != nil {
+	du, err := directory.PrepareUser(directory.User{UserName: ext.NameID, Email: attrs.Email, DisplayName: attrs.DisplayName, Active: true})
+	if err != nil {
+		return sp.User{}, fmt.Errorf("memory: provision: %w", err)
+	}
+	id, err := s.insertUserLocked(du, now, sp.ErrConflict)
+	if err != nil {
 		return sp.User{}, err
 	}
-	if err := s.linkLocked(ext, u.ID); err != nil {
-		// Cannot happen for a brand-new user; undo to stay consistent.
-		s.deleteLocked(u.ID)
+	// Cannot fail: ext is not linked and the user is new.
+	if err := s.linkLocked(ext, id); err != nil {
 		return sp.User{}, err
 	}
-	return s.getLocked(u.ID)
+	if attrs.Groups != nil {
+		s.setGroupsLocked(id, names, now)
+	}
+	return s.getLocked(id)
 }
 
-// UpdateAttributes sets the user's e-mail address and display name and,
-// when attrs.Groups is non-nil, replaces its groups. An unknown userID
-// returns sp.ErrNotFound.
-func (s *Store) UpdateAttributes(_ context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+// UpdateAttributes sets the user's primary e-mail address (see
+// directory.User.SetPrimaryEmail) and display name and, when attrs.Groups
+// is non-nil, replaces its groups. The version changes only when
+// something does. An unknown userID returns sp.ErrNotFound.
+func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	u, err := s.updateAttributesOnce(ctx, userID, attrs, now)
+	return u, invalidAttributes(err)
+}
+
+func (s *Store) updateAttributesOnce(_ context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	names, err := groupNames(attrs.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("memory: update user: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.updateLocked(userID, attrs); err != nil {
+	if err := s.updateLocked(userID, attrs, names, now); err != nil {
 		return sp.User{}, err
 	}
 	return s.getLocked(userID)
 }
 
-func (s *Store) insertLocked(u sp.User) error {
-	if _, ok := s.users[u.ID]; ok {
-		return fmt.Errorf("memory: insert user: duplicate ID: %w", sp.ErrConflict)
+// updateLocked applies sign-in attributes (names: attrs.Groups checked by
+// groupNames) to the user, bumping its version once when anything
+// changes.
+func (s *Store) updateLocked(id string, attrs sp.UserAttributes, names []string, now time.Time) error {
+	cur, ok := s.userLocked(id)
+	if !ok {
+		return fmt.Errorf("memory: update user: %w", sp.ErrNotFound)
 	}
-	if _, ok := s.byName[u.UserName]; ok {
-		return fmt.Errorf("memory: insert user: duplicate user_name: %w", sp.ErrConflict)
+	next, changed, err := directory.ApplyUserUpdate(cur, func(u *directory.User) error {
+		u.DisplayName = attrs.DisplayName
+		u.SetPrimaryEmail(attrs.Email)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("memory: update user: %w", err)
 	}
-	groups := []string{}
-	if u.Groups != nil {
-		groups = store.NormalizeGroups(u.Groups)
+	if changed {
+		s.writeUserLocked(cur, next, now)
 	}
-	u.Groups = groups
-	s.users[u.ID] = &u
-	s.byName[u.UserName] = u.ID
+	if attrs.Groups != nil && s.setGroupsLocked(id, names, now) && !changed {
+		s.bumpUserLocked(id, now)
+	}
 	return nil
 }
 
@@ -143,37 +209,21 @@ func (s *Store) linkLocked(ext sp.ExternalIdentity, id string) error {
 	return nil
 }
 
-func (s *Store) deleteLocked(id string) {
-	if u, ok := s.users[id]; ok {
-		delete(s.byName, u.UserName)
-		delete(s.users, id)
-	}
-}
-
-func (s *Store) updateLocked(id string, attrs sp.UserAttributes) error {
-	u, ok := s.users[id]
-	if !ok {
-		return fmt.Errorf("memory: update user: %w", sp.ErrNotFound)
-	}
-	u.Email = attrs.Email
-	u.DisplayName = attrs.DisplayName
-	if attrs.Groups != nil {
-		u.Groups = store.NormalizeGroups(attrs.Groups)
-	}
-	return nil
-}
-
-// getLocked returns a copy of the user, so callers cannot alter the
-// stored groups slice.
+// getLocked returns the sp.User projection of the user (a copy).
 func (s *Store) getLocked(id string) (sp.User, error) {
-	u, ok := s.users[id]
+	u, ok := s.userLocked(id)
 	if !ok {
 		return sp.User{}, fmt.Errorf("memory: get user: %w", sp.ErrNotFound)
 	}
-	out := *u
-	out.Groups = slices.Clone(u.Groups)
-	if out.Groups == nil {
-		out.Groups = []string{}
+	return directory.SPUser(u), nil
+}
+
+// invalidAttributes marks a directory validation failure of sign-in
+// attributes as sp.ErrInvalidAttributes, so the ACS rejects the sign-in
+// instead of reporting the store unavailable.
+func invalidAttributes(err error) error {
+	if err != nil && errors.Is(err, directory.ErrInvalid) && !errors.Is(err, sp.ErrInvalidAttributes) {
+		return fmt.Errorf("%w: %w", sp.ErrInvalidAttributes, err)
 	}
-	return out, nil
+	return err
 }

@@ -121,6 +121,63 @@ func (d Dialect) lockAudit(ctx context.Context, r runner) error {
 	return nil
 }
 
+// forUpdate returns the clause that locks the rows a single-table SELECT
+// reads until the transaction ends: FOR UPDATE on PostgreSQL; nothing on
+// SQLite, where a transaction opened with BEGIN IMMEDIATE holds the
+// database write lock already.
+func (d Dialect) forUpdate() string {
+	if d == PostgreSQL {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// binary returns the collation clause that makes <, <=, > and >= on a
+// text column compare bytes (code points), as Go's string comparison
+// does: COLLATE "C" on PostgreSQL, whose default collation may follow a
+// locale; nothing on SQLite, whose default collation BINARY compares
+// bytes.
+func (d Dialect) binary() string {
+	if d == PostgreSQL {
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
+// contains returns a condition that is true when column contains the
+// text of the next placeholder, compared exactly: instr on SQLite,
+// strpos on PostgreSQL (LIKE is not used: it treats % and _ as
+// wildcards, and SQLite's ignores ASCII case).
+func (d Dialect) contains(column string) string {
+	if d == PostgreSQL {
+		return "strpos(" + column + ", ?) > 0"
+	}
+	return "instr(" + column + ", ?) > 0"
+}
+
+// PostgreSQL SQLSTATEs after which a transaction may simply be run
+// again.
+const (
+	postgresSerializationFailure = "40001"
+	postgresDeadlockDetected     = "40P01"
+)
+
+// isRetryable reports whether err ended a transaction that can be run
+// again unchanged: a PostgreSQL deadlock or serialization failure.
+// SQLite transactions take the write lock at BEGIN, so they cannot
+// deadlock.
+func (d Dialect) isRetryable(err error) bool {
+	if d != PostgreSQL {
+		return false
+	}
+	var stater interface{ SQLState() string }
+	if errors.As(err, &stater) {
+		st := stater.SQLState()
+		return st == postgresSerializationFailure || st == postgresDeadlockDetected
+	}
+	return false
+}
+
 // SQLite extended result codes for uniqueness violations
 // (https://sqlite.org/rescode.html).
 const (

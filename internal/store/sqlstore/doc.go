@@ -1,7 +1,8 @@
 // Package sqlstore is Gatehouse's SQL storage: one implementation of
 // store.Store (sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
 // sp.UserDirectory, sp.Pinger, oauth.DeviceStore, oauth.RefreshStore,
-// oauth.RevocationStore and audit.Store), idp.SSOStateStore and apps.Store
+// oauth.RevocationStore, audit.Store and directory.Store),
+// idp.SSOStateStore and apps.Store
 // over database/sql, for SQLite (modernc.org/sqlite, driver "sqlite") and
 // PostgreSQL (github.com/jackc/pgx/v5/stdlib, driver "pgx").
 //
@@ -15,6 +16,9 @@
 // database, or several processes opening it at once, is safe. A migration
 // statement preceded by a "-- dialect: NAME" line runs on that dialect
 // only: the audit log's identity column is the one thing written twice.
+// A "-- go: NAME" line runs a Go step inside the migration's transaction:
+// migration 0005 uses one to compute the case-folded keys
+// (directory.Fold) of existing users and groups.
 //
 // The store rewrites each query's placeholders once and caches the result.
 // On SQLite it also prepares each query once, on first use, and keeps the
@@ -84,6 +88,27 @@
 //     store.NormalizeAuditEvent), so a hostile value in one event cannot
 //     make PostgreSQL refuse the batch it shares with others. Cleanup
 //     never deletes audit events; nothing in this package updates them.
+//   - Identity store writes (directory.Store, and the sign-in writes of
+//     sp.UserDirectory) run in one transaction each, so they happen
+//     entirely or not at all; on PostgreSQL they first lock the row they
+//     change (SELECT ... FOR UPDATE), so concurrent updates of one user or
+//     group queue instead of losing one another, and a transaction that
+//     PostgreSQL ends with a deadlock or serialization failure is run
+//     again (at most five times). Deactivating or deleting a user deletes
+//     its sessions and revokes its refresh tokens in that transaction.
+//   - userName and group displayName are unique ignoring case through
+//     unique indexes on keys computed in Go (directory.Fold), and every
+//     case-insensitive filter compares those keys, so neither depends on
+//     the database's collation; ordering comparisons use COLLATE "C" on
+//     PostgreSQL, like SQLite's BINARY, so both order as Go does.
+//   - Filters are compiled from directory's resolved Cond into SQL whose
+//     text comes only from this package and whose values are all bound
+//     parameters. Substring tests use instr/strpos and substr, never LIKE,
+//     so % and _ in values are ordinary characters on both databases.
+//     Filter queries with more than one comparison bypass the statement
+//     cache: their number is unbounded, and caching them would let a
+//     client grow the cache without end. Queries with IN lists use chunks
+//     of 512, 256, ... 1 values, so they have few shapes.
 //   - Any database failure is returned as an error other than the
 //     sentinels, so the caller fails closed (HTTP 503, no session).
 //

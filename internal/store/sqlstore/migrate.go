@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -14,8 +16,8 @@ import (
 
 // migrationFiles holds the ordered schema migrations, named
 // NNNN_description.sql, each written in SQL both dialects accept except
-// for statements marked with a "-- dialect: NAME" line (see
-// migrationStmt).
+// for statements marked with a "-- dialect: NAME" line, and possibly
+// naming Go steps with a "-- go: NAME" line (see migrationStmt).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -32,9 +34,24 @@ type migration struct {
 // between), which limits it to that dialect: the way a migration writes
 // what the two databases have no common syntax for, such as an identity
 // column, as one statement per dialect.
+//
+// A "-- go: NAME" line between statements is a step of its own: the
+// function migrationSteps[NAME], run at that point in the migration's
+// transaction, for data changes SQL cannot express the same way on both
+// databases (such as case folding, which must match directory.Fold).
 type migrationStmt struct {
 	dialect Dialect // zero: every dialect
 	text    string
+	step    string // a migrationSteps key; text is empty
+}
+
+// goDirective starts a line that names a Go migration step.
+const goDirective = "-- go:"
+
+// migrationSteps are the Go steps migrations may name. Each runs inside
+// the migration's transaction and sees the statements before it.
+var migrationSteps = map[string]func(ctx context.Context, d Dialect, tx *sql.Tx) error{
+	"fold-directory": foldDirectory,
 }
 
 // runsOn reports whether the statement applies to d.
@@ -93,13 +110,27 @@ func loadMigrations() ([]migration, error) {
 // supports (multi-statement Exec is driver specific). A "-- dialect: NAME"
 // line limits the statement that follows it to that dialect; an unknown
 // NAME, or a directive inside a statement or with no statement after it,
-// is an error.
+// is an error. A "-- go: NAME" line adds the Go step NAME, which must be
+// in migrationSteps, between two statements.
 func splitStatements(body string) ([]migrationStmt, error) {
 	var stmts []migrationStmt
 	var cur strings.Builder
 	var only Dialect
 	for line := range strings.Lines(body) {
 		trimmed := strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(trimmed, goDirective); ok {
+			name = strings.TrimSpace(name)
+			switch {
+			case migrationSteps[name] == nil:
+				return nil, fmt.Errorf("directive %q: unknown Go step", trimmed)
+			case only != 0:
+				return nil, fmt.Errorf("directive %q follows a dialect directive", trimmed)
+			case strings.TrimSpace(cur.String()) != "":
+				return nil, fmt.Errorf("directive %q inside a statement", trimmed)
+			}
+			stmts = append(stmts, migrationStmt{step: name})
+			continue
+		}
 		if name, ok := strings.CutPrefix(trimmed, dialectDirective); ok {
 			d, err := DialectFor(strings.TrimSpace(name))
 			if err != nil {
@@ -153,6 +184,12 @@ const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // database at the same time waits, then finds the version already
 // recorded, so each migration runs exactly once and a rerun is a no-op.
 func (s *Store) migrate(ctx context.Context) error {
+	return s.migrateTo(ctx, math.MaxInt64)
+}
+
+// migrateTo is migrate limited to the migrations up to version last (the
+// tests use it to build databases of earlier versions).
+func (s *Store) migrateTo(ctx context.Context, last int64) error {
 	migrations, err := loadMigrations()
 	if err != nil {
 		return err
@@ -171,7 +208,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations {
-		if applied[m.version] {
+		if applied[m.version] || m.version > last {
 			continue
 		}
 		if err := s.applyMigration(ctx, m); err != nil {
@@ -225,6 +262,12 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 		}
 		for i, stmt := range m.stmts {
 			if !stmt.runsOn(s.d) {
+				continue
+			}
+			if stmt.step != "" {
+				if err := migrationSteps[stmt.step](ctx, s.d, tx); err != nil {
+					return fmt.Errorf("sqlstore: migration %s step %s: %w", m.name, stmt.step, err)
+				}
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, stmt.text); err != nil {

@@ -265,3 +265,19 @@ func (r runner) queryRow(ctx context.Context, query string, args ...any) row {
 		return r.s.db.QueryRowContext(ctx, text, args...)
 	}
 }
+
+// queryDirect runs query (written with '?' placeholders) without the
+// statement cache, rebinding it on every call. It is for queries whose
+// text depends on the input, such as compiled directory filters: their
+// number is unbounded, so caching them would let clients grow the cache
+// without end.
+func (r runner) queryDirect(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if r.s.stmts.isClosed() {
+		return nil, ErrClosed
+	}
+	text := r.s.d.rebind(query)
+	if r.tx != nil {
+		return r.tx.QueryContext(ctx, text, args...)
+	}
+	return r.s.db.QueryContext(ctx, text, args...)
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
@@ -54,6 +55,7 @@ var (
 	_ sp.SessionStore   = (*Store)(nil)
 	_ sp.UserDirectory  = (*Store)(nil)
 	_ sp.Pinger         = (*Store)(nil)
+	_ directory.Store   = (*Store)(nil)
 )
 
 // Open checks the connection, applies the embedded migrations the database
@@ -180,6 +182,38 @@ func (s *Store) inTx(ctx context.Context, fn func(r runner) error) error {
 		return s.wrap("commit", err)
 	}
 	return nil
+}
+
+// maxTxAttempts bounds how often inTxRetry runs a transaction.
+const maxTxAttempts = 5
+
+// inTxRetry is inTx that runs fn again, in a new transaction, when the
+// database ended the previous one with a deadlock or serialization
+// failure (PostgreSQL: concurrent identity store writes lock users and
+// groups in different orders). fn must have no effects outside the
+// transaction other than setting its results.
+func (s *Store) inTxRetry(ctx context.Context, fn func(r runner) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, fn)
+		if err == nil || attempt == maxTxAttempts || !s.d.isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// wrapDir is wrap for the identity store methods: a uniqueness violation
+// becomes directory.ErrConflict.
+func (s *Store) wrapDir(op string, err error) error {
+	return s.wrapAs(op, err, directory.ErrConflict)
+}
+
+// wrapAs maps a uniqueness violation to conflict and wraps any other
+// error, keeping the driver error in the chain.
+func (s *Store) wrapAs(op string, err error, conflict error) error {
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, conflict, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
 // wrap maps a uniqueness violation to sp.ErrConflict and wraps any other

@@ -5,41 +5,63 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
 // CreateUser adds a user to the identity store and returns it. An empty
 // u.ID gets a random 128-bit hex ID; u.Groups, when non-nil, are set as the
-// user's memberships by display name (groups are created as needed). A
-// duplicate user_name or ID returns sp.ErrConflict.
+// user's memberships by display name (groups are found ignoring case and
+// created as needed). A user_name equal to another one's ignoring case, or
+// a duplicate ID, returns sp.ErrConflict. The user is created at the
+// store's clock.
 func (s *Store) CreateUser(ctx context.Context, u sp.User) (sp.User, error) {
-	if u.UserName == "" {
-		return sp.User{}, errors.New("sqlstore: create user: empty user_name")
+	du, err := directory.PrepareUser(directory.UserFromSP(u))
+	if err != nil {
+		return sp.User{}, fmt.Errorf("sqlstore: create user: %w", err)
 	}
-	if u.ID == "" {
-		u.ID = newID()
+	names, err := groupNames(u.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("sqlstore: create user: %w", err)
+	}
+	if du.ID == "" {
+		du.ID = newID()
 	}
 	now := s.now()
 	var out sp.User
-	err := s.inTx(ctx, func(r runner) error {
-		if err := s.insertUser(ctx, r, u, now); err != nil {
+	err = s.inTxRetry(ctx, func(r runner) error {
+		if err := s.insertDirUser(ctx, r, du, now, sp.ErrConflict); err != nil {
 			return err
 		}
 		if u.Groups != nil {
-			if err := s.setGroups(ctx, r, u.ID, u.Groups, now); err != nil {
+			if _, err := s.setGroups(ctx, r, du.ID, names, now); err != nil {
 				return err
 			}
 		}
 		var err error
-		out, err = s.getUser(ctx, r, u.ID)
+		out, err = s.getUser(ctx, r, du.ID)
 		return err
 	})
 	if err != nil {
 		return sp.User{}, err
+	}
+	return out, nil
+}
+
+// groupNames normalizes asserted group names (store.NormalizeGroups) and
+// checks each with directory.ValidateGroupName; nil stays nil.
+func groupNames(names []string) ([]string, error) {
+	if names == nil {
+		return nil, nil
+	}
+	out := store.NormalizeGroups(names)
+	for _, n := range out {
+		if err := directory.ValidateGroupName(n); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -103,42 +125,55 @@ func (s *Store) LinkByUserName(ctx context.Context, ext sp.ExternalIdentity) (sp
 
 // ProvisionExternal creates the user for ext (user_name = ext.NameID,
 // active) and links it, or updates the user already linked to ext, in one
-// transaction. A user_name already taken by another user returns
-// sp.ErrConflict: provisioning never takes over an existing account. An
-// existing user's Active flag is left as it is.
+// transaction. A user_name already taken by another user (ignoring case)
+// returns sp.ErrConflict: provisioning never takes over an existing
+// account. An existing user's Active flag is left as it is.
 func (s *Store) ProvisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	u, err := s.provisionExternal(ctx, ext, attrs, now)
+	return u, invalidAttributes(err)
+}
+
+func (s *Store) provisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	if ext.Issuer == "" || ext.NameID == "" {
 		return sp.User{}, errors.New("sqlstore: provision: empty issuer or NameID")
 	}
-	u, err := s.provisionOnce(ctx, ext, attrs, now)
+	names, err := groupNames(attrs.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("sqlstore: provision: %w", err)
+	}
+	u, err := s.provisionOnce(ctx, ext, attrs, names, now)
 	if errors.Is(err, sp.ErrConflict) {
 		// A concurrent provisioning of the same identity may have won the
 		// race; a second attempt then finds the link and updates.
-		u, err = s.provisionOnce(ctx, ext, attrs, now)
+		u, err = s.provisionOnce(ctx, ext, attrs, names, now)
 	}
 	return u, err
 }
 
-func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, names []string, now time.Time) (sp.User, error) {
 	var out sp.User
-	err := s.inTx(ctx, func(r runner) error {
+	err := s.inTxRetry(ctx, func(r runner) error {
 		userID, err := s.linkedUserID(ctx, r, ext)
 		switch {
 		case err == nil:
-			if err := s.updateAttributes(ctx, r, userID, attrs, now); err != nil {
+			if err := s.updateAttributes(ctx, r, userID, attrs, names, now); err != nil {
 				return err
 			}
 		case errors.Is(err, sp.ErrNotFound):
+			u, err := directory.PrepareUser(directory.User{UserName: ext.NameID, Email: attrs.Email, DisplayName: attrs.DisplayName, Active: true})
+			if err != nil {
+				return fmt.Errorf("sqlstore: provision: %w", err)
+			}
 			userID = newID()
-			u := sp.User{ID: userID, UserName: ext.NameID, Email: attrs.Email, DisplayName: attrs.DisplayName, Active: true}
-			if err := s.insertUser(ctx, r, u, now); err != nil {
+			u.ID = userID
+			if err := s.insertDirUser(ctx, r, u, now, sp.ErrConflict); err != nil {
 				return err
 			}
 			if err := s.insertLink(ctx, r, ext, userID, now); err != nil {
 				return err
 			}
 			if attrs.Groups != nil {
-				if err := s.setGroups(ctx, r, userID, attrs.Groups, now); err != nil {
+				if _, err := s.setGroups(ctx, r, userID, names, now); err != nil {
 					return err
 				}
 			}
@@ -154,13 +189,24 @@ func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attr
 	return out, nil
 }
 
-// UpdateAttributes sets the user's e-mail address and display name and,
-// when attrs.Groups is non-nil, replaces its group memberships, in one
-// transaction. An unknown userID returns sp.ErrNotFound.
+// UpdateAttributes sets the user's primary e-mail address (see
+// directory.User.SetPrimaryEmail) and display name and, when attrs.Groups
+// is non-nil, replaces its group memberships, in one transaction. The
+// user's version changes only when something does. An unknown userID
+// returns sp.ErrNotFound.
 func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	u, err := s.updateAttributesOnce(ctx, userID, attrs, now)
+	return u, invalidAttributes(err)
+}
+
+func (s *Store) updateAttributesOnce(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
+	names, err := groupNames(attrs.Groups)
+	if err != nil {
+		return sp.User{}, fmt.Errorf("sqlstore: update user: %w", err)
+	}
 	var out sp.User
-	err := s.inTx(ctx, func(r runner) error {
-		if err := s.updateAttributes(ctx, r, userID, attrs, now); err != nil {
+	err = s.inTxRetry(ctx, func(r runner) error {
+		if err := s.updateAttributes(ctx, r, userID, attrs, names, now); err != nil {
 			return err
 		}
 		var err error
@@ -171,17 +217,6 @@ func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.Us
 		return sp.User{}, err
 	}
 	return out, nil
-}
-
-func (s *Store) insertUser(ctx context.Context, q runner, u sp.User, now time.Time) error {
-	_, err := q.exec(ctx,
-		`INSERT INTO users (id, user_name, email, display_name, active, created_at, updated_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.UserName, u.Email, u.DisplayName, u.Active, toMicros(now), toMicros(now))
-	if err != nil {
-		return s.wrap("insert user", err)
-	}
-	return nil
 }
 
 func (s *Store) insertLink(ctx context.Context, q runner, ext sp.ExternalIdentity, userID string, now time.Time) error {
@@ -208,83 +243,60 @@ func (s *Store) linkedUserID(ctx context.Context, q runner, ext sp.ExternalIdent
 	return id, nil
 }
 
-func (s *Store) updateAttributes(ctx context.Context, q runner, userID string, attrs sp.UserAttributes, now time.Time) error {
-	res, err := q.exec(ctx,
-		`UPDATE users SET email = ?, display_name = ?, updated_at = ? WHERE id = ?`,
-		attrs.Email, attrs.DisplayName, toMicros(now), userID)
-	if err != nil {
-		return s.wrap("update user", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.wrap("update user", err)
-	}
-	if n == 0 {
+// updateAttributes applies sign-in attributes (names: attrs.Groups
+// checked by groupNames) to the locked user, giving it one new version
+// when anything changes. Callers run it inside their transaction.
+func (s *Store) updateAttributes(ctx context.Context, r runner, userID string, attrs sp.UserAttributes, names []string, now time.Time) error {
+	cur, err := s.lockedDirUser(ctx, r, userID)
+	if errors.Is(err, directory.ErrNotFound) {
 		return fmt.Errorf("sqlstore: update user: %w", sp.ErrNotFound)
 	}
+	if err != nil {
+		return err
+	}
+	next, changed, err := directory.ApplyUserUpdate(cur, func(u *directory.User) error {
+		u.DisplayName = attrs.DisplayName
+		u.SetPrimaryEmail(attrs.Email)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: update user: %w", err)
+	}
+	groupsChanged := false
 	if attrs.Groups != nil {
-		return s.setGroups(ctx, q, userID, attrs.Groups, now)
+		if groupsChanged, err = s.setGroups(ctx, r, userID, names, now); err != nil {
+			return err
+		}
+	}
+	switch {
+	case changed:
+		return s.writeDirUser(ctx, r, cur, next, now, sp.ErrConflict)
+	case groupsChanged:
+		return s.bumpUsers(ctx, r, []string{userID}, now)
 	}
 	return nil
 }
 
-// setGroups replaces the user's memberships with the groups named (by
-// display name; duplicates and empty names are ignored), creating missing
-// groups. Callers run it inside their transaction.
-func (s *Store) setGroups(ctx context.Context, q runner, userID string, names []string, now time.Time) error {
-	if _, err := q.exec(ctx, `DELETE FROM group_members WHERE user_id = ?`, userID); err != nil {
-		return s.wrap("clear memberships", err)
-	}
-	for _, name := range store.NormalizeGroups(names) {
-		if _, err := q.exec(ctx,
-			`INSERT INTO groups (id, display_name, created_at) VALUES (?, ?, ?)
-			 ON CONFLICT (display_name) DO NOTHING`,
-			newID(), name, toMicros(now)); err != nil {
-			return s.wrap("create group", err)
-		}
-		var groupID string
-		if err := q.queryRow(ctx, `SELECT id FROM groups WHERE display_name = ?`, name).Scan(&groupID); err != nil {
-			return s.wrap("find group", err)
-		}
-		if _, err := q.exec(ctx,
-			`INSERT INTO group_members (group_id, user_id) VALUES (?, ?)`, groupID, userID); err != nil {
-			return s.wrap("add membership", err)
-		}
-	}
-	return nil
-}
-
-// getUser returns the user with its group display names sorted (in Go, so
-// the order does not depend on the database's collation), or
+// getUser returns the sp.User projection of the user (groups sorted in
+// Go, so the order does not depend on the database's collation), or
 // sp.ErrNotFound.
 func (s *Store) getUser(ctx context.Context, q runner, id string) (sp.User, error) {
-	var u sp.User
-	err := q.queryRow(ctx,
-		`SELECT id, user_name, email, display_name, active FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.UserName, &u.Email, &u.DisplayName, &u.Active)
-	if errors.Is(err, sql.ErrNoRows) {
+	u, err := s.dirUser(ctx, q, id)
+	if errors.Is(err, directory.ErrNotFound) {
 		return sp.User{}, fmt.Errorf("sqlstore: get user: %w", sp.ErrNotFound)
 	}
 	if err != nil {
-		return sp.User{}, s.wrap("get user", err)
+		return sp.User{}, err
 	}
-	rows, err := q.query(ctx,
-		`SELECT g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?`, id)
-	if err != nil {
-		return sp.User{}, s.wrap("get user groups", err)
+	return directory.SPUser(u), nil
+}
+
+// invalidAttributes marks a directory validation failure of sign-in
+// attributes as sp.ErrInvalidAttributes, so the ACS rejects the sign-in
+// instead of reporting the store unavailable.
+func invalidAttributes(err error) error {
+	if err != nil && errors.Is(err, directory.ErrInvalid) && !errors.Is(err, sp.ErrInvalidAttributes) {
+		return fmt.Errorf("%w: %w", sp.ErrInvalidAttributes, err)
 	}
-	defer rows.Close()
-	u.Groups = []string{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return sp.User{}, s.wrap("get user groups", err)
-		}
-		u.Groups = append(u.Groups, name)
-	}
-	if err := rows.Err(); err != nil {
-		return sp.User{}, s.wrap("get user groups", err)
-	}
-	slices.Sort(u.Groups)
-	return u, nil
+	return err
 }

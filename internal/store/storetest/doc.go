@@ -24,7 +24,16 @@
 // move a token to another family, client or user; and that revocations
 // are idempotent and kept until their expiry. For the audit log (RunAudit)
 // it checks all-or-none appends, IDs in append order, every filter, paging
-// with the Before cursor, and that Cleanup never deletes events. Every negative case has a positive control
+// with the Before cursor, and that Cleanup never deletes events. For the
+// identity store (RunDirectory) it checks every method and error, that
+// failed writes change nothing, versions (one per change, none without),
+// uniqueness ignoring case, deactivation and deletion ending sessions and
+// refresh tokens, cascades, paging, concurrent updates that lose nothing,
+// concurrent membership changes, the interplay with sign-in, and that
+// the store selects, for a large table of filters over tricky values (LIKE
+// wildcards, quotes, case variants, non-ASCII folding, empty strings),
+// exactly what the reference evaluator directory.MatchUser selects.
+// Every negative case has a positive control
 // beside it, so a store that rejects everything fails. Checks that need to
 // look inside a backend (for example that session IDs are stored only
 // hashed) belong in that backend's own tests.

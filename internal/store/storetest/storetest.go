@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("Audit", func(t *testing.T) {
 		RunAudit(t, func(t *testing.T) AuditStore { return newStore(t) })
 	})
+	t.Run("Directory", func(t *testing.T) { RunDirectory(t, newStore) })
 }
 
 func pending(id string, expires time.Time) sp.PendingRequest {
