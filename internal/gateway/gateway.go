@@ -41,6 +41,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
+	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/metadata"
@@ -103,8 +104,9 @@ type Gateway struct {
 	adminToken admin.Token
 	keyReload  time.Duration
 
-	oauth *oauthServer
-	audit *audit.Log
+	oauth      *oauthServer
+	audit      *audit.Log
+	scimTokens *scimtoken.Service
 }
 
 // New builds a gateway from a validated config.
@@ -195,6 +197,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, err
 	}
 	if err := g.setupOAuth(cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupSCIM(cfg); err != nil {
 		return nil, err
 	}
 
@@ -292,6 +297,7 @@ func (g *Gateway) Start(ctx context.Context) {
 	go g.oauth.ring.Watch(ctx, g.keyReload, func() {
 		g.log.Info("OAuth signing keys reloaded")
 	})
+	g.startSCIM(ctx)
 	go g.cleanupLoop(ctx, 5*time.Minute)
 }
 

@@ -23,6 +23,7 @@ func (g *Gateway) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/logout", g.sp.LogoutHandler())
 	g.idpRoutes(mux)
 	g.oauthRoutes(mux)
+	g.scimRoutes(mux)
 	mux.Handle("GET /{$}", http.RedirectHandler("/portal", http.StatusFound))
 }
 

@@ -35,6 +35,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -51,6 +52,7 @@ type Store interface {
 	oauth.RevocationStore
 	audit.Store
 	directory.Store
+	scimtoken.Store
 	// CreateUser adds a user (random ID when u.ID is empty; groups set
 	// when u.Groups is non-nil, by display name, created as needed) and
 	// returns it; a user_name equal to another one's ignoring case (see

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
+
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
@@ -41,6 +43,8 @@ type Store struct {
 	// oauth holds device authorizations, refresh tokens and access-token
 	// revocations (see oauth.go), created on first use.
 	oauth *oauthTables
+	// SCIM bearer tokens.
+	*scimtoken.MemoryStore
 	// audit is the audit log in append order; event i has ID i+1 (see
 	// audit.go).
 	audit []audit.Event
@@ -91,6 +95,7 @@ func NewWithOptions(opts Options) *Store {
 		sessions:      map[string]session{},
 		now:           now,
 		dir:           newDirTables(),
+		MemoryStore:   scimtoken.NewMemoryStore(),
 		links:         map[sp.ExternalIdentity]string{},
 		linkedIssuers: map[string]map[string]bool{},
 	}

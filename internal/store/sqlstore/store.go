@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
@@ -46,6 +47,9 @@ type Store struct {
 	now   func() time.Time
 	batch int
 	stmts *stmtCache
+	// SCIM bearer tokens live in table scimtoken.Table (migration 0007);
+	// scimtoken's SQL store implements their atomic two-active rule.
+	*scimtoken.SQLStore
 }
 
 var (
@@ -56,6 +60,7 @@ var (
 	_ sp.UserDirectory  = (*Store)(nil)
 	_ sp.Pinger         = (*Store)(nil)
 	_ directory.Store   = (*Store)(nil)
+	_ scimtoken.Store   = (*Store)(nil)
 )
 
 // Open checks the connection, applies the embedded migrations the database
@@ -73,6 +78,15 @@ func Open(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*Stor
 		return nil, fmt.Errorf("sqlstore: CleanupBatchSize %d is negative", opts.CleanupBatchSize)
 	}
 	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize, stmts: newStmtCache(db, dialect)}
+	tokenDialect := scimtoken.SQLite
+	if dialect == PostgreSQL {
+		tokenDialect = scimtoken.PostgreSQL
+	}
+	tokens, err := scimtoken.NewSQLStore(db, tokenDialect)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	s.SQLStore = tokens
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,0 +1,39 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
+)
+
+// setupSCIM builds the SCIM bearer token service on the store.
+func (g *Gateway) setupSCIM(cfg *config.Config) error {
+	svc, err := scimtoken.New(scimtoken.Config{
+		Store:      g.store,
+		Auditor:    g.audit,
+		Lifetime:   cfg.SCIM.TokenLifetime.Std(),
+		WarnBefore: cfg.SCIM.TokenExpiryWarning.Std(),
+		Now:        g.now,
+		Logger:     g.log,
+		Registerer: g.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: scim: %w", err)
+	}
+	g.scimTokens = svc
+	return nil
+}
+
+// scimRoutes registers the SCIM token admin endpoints.
+func (g *Gateway) scimRoutes(mux *http.ServeMux) {
+	admin.SCIMTokenRoutes(mux, g.adminToken, g.scimTokens, g.log)
+}
+
+// startSCIM runs the periodic expiry warning until ctx is done.
+func (g *Gateway) startSCIM(ctx context.Context) {
+	go g.scimTokens.WarnEvery(ctx, 0)
+}
