@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/tools/loadkit"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 )
@@ -45,7 +46,7 @@ func secretOnly(secret string) func(string) (string, bool) {
 }
 
 func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
-	s := site{Port: 18443}
+	s := site{loadkit.Site{Port: 18443}}
 	for _, alg := range signingAlgs {
 		t.Run(alg, func(t *testing.T) {
 			dir, path := testRunFiles(t, s, alg)
@@ -56,10 +57,10 @@ func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 			assert.Equal(t, "http://127.0.0.1:18443", cfg.ExternalURL)
 			assert.Equal(t, "127.0.0.1:18443", cfg.Listen)
 			assert.Equal(t, config.DriverSQLite, cfg.Store.Driver)
-			assert.Equal(t, filepath.Join(dir, databaseFileName), cfg.Store.DSN.Value())
-			assert.Equal(t, filepath.Join(dir, keysDirName), cfg.Keys.Dir)
+			assert.Equal(t, filepath.Join(dir, loadkit.DatabaseFile), cfg.Store.DSN.Value())
+			assert.Equal(t, filepath.Join(dir, loadkit.KeysDir), cfg.Keys.Dir)
 			require.NotNil(t, cfg.IdentitySource.SAML)
-			assert.Equal(t, filepath.Join(dir, metadataFileName), cfg.IdentitySource.SAML.MetadataFile)
+			assert.Equal(t, filepath.Join(dir, loadkit.MetadataFile), cfg.IdentitySource.SAML.MetadataFile)
 
 			o := cfg.OAuth
 			assert.Equal(t, alg, o.SigningAlg)
@@ -79,7 +80,7 @@ func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 			assert.Equal(t, serviceURL, o.DataServices[0].Audience)
 			assert.Contains(t, o.DataServices[0].Scopes, serviceScope)
 
-			for _, f := range []string{path, filepath.Join(dir, jwksFileName), filepath.Join(dir, metadataFileName)} {
+			for _, f := range []string{path, filepath.Join(dir, jwksFileName), filepath.Join(dir, loadkit.MetadataFile)} {
 				info, err := os.Stat(f)
 				require.NoError(t, err)
 				assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), f)
@@ -92,7 +93,7 @@ func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 // from the environment, and config.Validate does check the files the tool
 // writes.
 func TestConfigWithoutSecretIsRejected(t *testing.T) {
-	_, path := testRunFiles(t, site{Port: 18443}, "ES256")
+	_, path := testRunFiles(t, site{loadkit.Site{Port: 18443}}, "ES256")
 	_, err := config.Load(path, secretOnly("s3cret"))
 	require.NoError(t, err)
 	_, err = config.Load(path, func(string) (string, bool) { return "", false })
@@ -101,7 +102,7 @@ func TestConfigWithoutSecretIsRejected(t *testing.T) {
 }
 
 func TestConfigWithoutJWKSFileIsRejected(t *testing.T) {
-	dir, path := testRunFiles(t, site{Port: 18443}, "ES256")
+	dir, path := testRunFiles(t, site{loadkit.Site{Port: 18443}}, "ES256")
 	require.NoError(t, os.Remove(filepath.Join(dir, jwksFileName)))
 	cfg, err := config.Load(path, secretOnly("s3cret"))
 	require.NoError(t, err)
@@ -111,7 +112,7 @@ func TestConfigWithoutJWKSFileIsRejected(t *testing.T) {
 }
 
 func TestConfigYAMLHasNoSecret(t *testing.T) {
-	out, err := configYAML(site{Port: 1}, "ES256")
+	out, err := configYAML(site{loadkit.Site{Port: 1}}, "ES256")
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "${"+secretEnv+"}")
 	for _, key := range []string{"external_url:", "listen:", "driver: sqlite", "dsn: gatehouse.db", "dir: keys",
@@ -121,20 +122,8 @@ func TestConfigYAMLHasNoSecret(t *testing.T) {
 	assert.NotContains(t, strings.ToLower(string(out)), "jwks_url")
 }
 
-func TestCheckLoopback(t *testing.T) {
-	for _, ok := range []string{"http://127.0.0.1:8080/oauth/token", "http://[::1]:80/readyz", "http://127.0.0.2:1/"} {
-		assert.NoError(t, checkLoopback(ok), ok)
-	}
-	for _, bad := range []string{"https://127.0.0.1:8080/", "http://localhost:8080/", "http://10.0.0.1:80/",
-		"http://example.com/", "http://0.0.0.0:80/", "://"} {
-		assert.Error(t, checkLoopback(bad), bad)
-	}
-}
-
-func TestFreeLoopbackPort(t *testing.T) {
-	p, err := freeLoopbackPort()
-	require.NoError(t, err)
-	assert.Positive(t, p)
-	assert.NoError(t, checkLoopback(site{Port: p}.TokenURL()))
-	assert.Equal(t, "/oauth/token", strings.TrimPrefix(site{Port: p}.TokenURL(), site{Port: p}.BaseURL()))
+func TestTokenURL(t *testing.T) {
+	s := site{loadkit.Site{Port: 18443}}
+	assert.Equal(t, "http://127.0.0.1:18443/oauth/token", s.TokenURL())
+	assert.NoError(t, loadkit.CheckLoopback(s.TokenURL(), s.ACSURL()))
 }

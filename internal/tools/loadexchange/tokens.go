@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -20,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, as cmd/gatehouse
 
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/tools/loadkit"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -134,50 +133,20 @@ func exchangeBody(subjectToken string) []byte {
 }
 
 // presign signs p.Count subject tokens with p.Workers goroutines and
-// returns the exchange bodies. progress, when not nil, is called with the
-// number done so far (from any goroutine, every 1000).
+// returns the exchange bodies (see loadkit.Presign).
 func presign(ctx context.Context, p tokenPlan, progress func(done int)) ([][]byte, error) {
 	if p.Key == nil || p.Users <= 0 || p.Count < 0 || p.Lifetime <= 0 {
 		return nil, errors.New("presign: key, users and lifetime are required")
 	}
-	workers := max(p.Workers, 1)
-	out := make([][]byte, p.Count)
-	var next, done atomic.Int64
-	var once sync.Once
-	var firstErr error
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= p.Count {
-					return
-				}
-				tok, err := p.subjectToken(i)
-				var signed []byte
-				if err == nil {
-					signed, err = jwt.Sign(tok, jwt.WithKey(jwa.ES256, p.Key))
-				}
-				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("presign token %d: %w", i, err) })
-					cancel()
-					return
-				}
-				out[i] = exchangeBody(string(signed))
-				if d := done.Add(1); progress != nil && d%1000 == 0 {
-					progress(int(d))
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("presign: %w", err)
-	}
-	return out, nil
+	return loadkit.Presign(ctx, p.Count, p.Workers, func(i int) ([]byte, error) {
+		tok, err := p.subjectToken(i)
+		var signed []byte
+		if err == nil {
+			signed, err = jwt.Sign(tok, jwt.WithKey(jwa.ES256, p.Key))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("presign token %d: %w", i, err)
+		}
+		return exchangeBody(string(signed)), nil
+	}, progress)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"encoding/base64"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	gw "github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/tools/loadkit"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 )
 
@@ -89,14 +89,6 @@ func TestPresignRejectsBadPlans(t *testing.T) {
 	}
 }
 
-func TestPresignStopsWhenCancelled(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	plan, _ := testPlan(t, 1, 100)
-	_, err := presign(ctx, plan, nil)
-	require.ErrorIs(t, err, context.Canceled)
-}
-
 func TestBasicAuth(t *testing.T) {
 	h := basicAuth("a:b", "p&=ss")
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h, "Basic "))
@@ -116,7 +108,7 @@ func TestBasicAuth(t *testing.T) {
 // secret and a token naming a user not created are refused, so the
 // positive case is a real one.
 func TestRunFilesUsersAndTokensExchange(t *testing.T) {
-	s := site{Port: 18443}
+	s := site{loadkit.Site{Port: 18443}}
 	priv, pub, err := newIssuerKey()
 	require.NoError(t, err)
 	jwks, err := jwksJSON(pub)
@@ -124,7 +116,7 @@ func TestRunFilesUsersAndTokensExchange(t *testing.T) {
 	dir := t.TempDir()
 	path, err := writeRunFiles(dir, s, "ES256", testIdP(t).Metadata(idpSSOURL), jwks)
 	require.NoError(t, err)
-	require.NoError(t, createUsers(t.Context(), filepath.Join(dir, databaseFileName), 2))
+	require.NoError(t, createUsers(t.Context(), filepath.Join(dir, loadkit.DatabaseFile), 2))
 
 	secret, err := newSecret()
 	require.NoError(t, err)

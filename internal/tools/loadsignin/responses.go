@@ -5,27 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/tools/loadkit"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 )
 
 // nameIDFormatEmail is the NameID format of the generated assertions.
 const nameIDFormatEmail = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 
-// signIn is one ready-to-send HTTP-POST binding request.
-type signIn struct {
-	URL  string
-	Body []byte // application/x-www-form-urlencoded
-}
-
 // responsePlan describes the Responses to pre-sign.
 type responsePlan struct {
 	IdP       *samltest.IdP
 	Audience  string
-	Endpoints []endpoint
+	Endpoints []loadkit.Endpoint
 	Users     int
 	Count     int
 	// Now is the issue instant of every Response.
@@ -73,48 +66,18 @@ func (p responsePlan) options(i int) samltest.ResponseOptions {
 	}
 }
 
-// presign builds and signs p.Count Responses with p.Workers goroutines.
-// progress, when not nil, is called with the number done so far (from any
-// goroutine, at most every 1000).
-func presign(ctx context.Context, p responsePlan, progress func(done int)) ([]signIn, error) {
+// presign builds and signs p.Count Responses with p.Workers goroutines
+// (see loadkit.Presign).
+func presign(ctx context.Context, p responsePlan, progress func(done int)) ([]loadkit.Request, error) {
 	if p.IdP == nil || p.Users <= 0 || p.Count < 0 || len(p.Endpoints) == 0 || p.Lifetime <= 0 {
 		return nil, errors.New("presign: IdP, users, endpoints and lifetime are required")
 	}
-	workers := max(p.Workers, 1)
-	out := make([]signIn, p.Count)
-	var next, done atomic.Int64
-	var once sync.Once
-	var firstErr error
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= p.Count {
-					return
-				}
-				o := p.options(i)
-				enc, err := p.IdP.EncodedResponse(o)
-				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("presign response %d: %w", i, err) })
-					cancel()
-					return
-				}
-				out[i] = signIn{URL: o.Destination, Body: []byte("SAMLResponse=" + url.QueryEscape(enc))}
-				if d := done.Add(1); progress != nil && d%1000 == 0 {
-					progress(int(d))
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("presign: %w", err)
-	}
-	return out, nil
+	return loadkit.Presign(ctx, p.Count, p.Workers, func(i int) (loadkit.Request, error) {
+		o := p.options(i)
+		enc, err := p.IdP.EncodedResponse(o)
+		if err != nil {
+			return loadkit.Request{}, fmt.Errorf("presign response %d: %w", i, err)
+		}
+		return loadkit.Request{URL: o.Destination, Body: []byte("SAMLResponse=" + url.QueryEscape(enc))}, nil
+	}, progress)
 }

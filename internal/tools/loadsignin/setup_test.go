@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/tools/loadkit"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 )
 
@@ -22,7 +23,7 @@ func testIdP(t testing.TB) *samltest.IdP {
 
 func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 	dir := t.TempDir()
-	s := site{Port: 18443}
+	s := site{loadkit.Site{Port: 18443}}
 	path, err := writeRunFiles(dir, s, testIdP(t).Metadata("https://idp.loadsignin.test/sso"))
 	require.NoError(t, err)
 
@@ -33,13 +34,13 @@ func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:18443", cfg.ExternalURL)
 	assert.Equal(t, "127.0.0.1:18443", cfg.Listen)
 	assert.Equal(t, config.DriverSQLite, cfg.Store.Driver)
-	assert.Equal(t, filepath.Join(dir, databaseFileName), cfg.Store.DSN.Value())
-	assert.Equal(t, filepath.Join(dir, keysDirName), cfg.Keys.Dir)
+	assert.Equal(t, filepath.Join(dir, loadkit.DatabaseFile), cfg.Store.DSN.Value())
+	assert.Equal(t, filepath.Join(dir, loadkit.KeysDir), cfg.Keys.Dir)
 	require.NotNil(t, cfg.IdentitySource.SAML)
 	sc := cfg.IdentitySource.SAML
 	assert.Equal(t, s.EntityID(), sc.EntityID, "the gateway's default SP entity ID is the Audience the tool signs for")
 	assert.Equal(t, "http://127.0.0.1:18443/saml/sp/metadata", sc.EntityID)
-	assert.Equal(t, filepath.Join(dir, metadataFileName), sc.MetadataFile)
+	assert.Equal(t, filepath.Join(dir, loadkit.MetadataFile), sc.MetadataFile)
 	assert.True(t, sc.AllowIDPInitiated)
 	assert.True(t, sc.JITProvisioning)
 	assert.Equal(t, "1m30s", sc.ClockSkew.String())
@@ -58,9 +59,9 @@ func TestConfigIsAcceptedByConfigLoad(t *testing.T) {
 // is a real result.
 func TestConfigWithoutMetadataFileIsRejected(t *testing.T) {
 	dir := t.TempDir()
-	path, err := writeRunFiles(dir, site{Port: 18443}, testIdP(t).Metadata("https://idp.loadsignin.test/sso"))
+	path, err := writeRunFiles(dir, site{loadkit.Site{Port: 18443}}, testIdP(t).Metadata("https://idp.loadsignin.test/sso"))
 	require.NoError(t, err)
-	require.NoError(t, os.Remove(filepath.Join(dir, metadataFileName)))
+	require.NoError(t, os.Remove(filepath.Join(dir, loadkit.MetadataFile)))
 
 	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
@@ -70,7 +71,7 @@ func TestConfigWithoutMetadataFileIsRejected(t *testing.T) {
 }
 
 func TestConfigYAMLHasOnlyContractKeys(t *testing.T) {
-	out, err := configYAML(site{Port: 1})
+	out, err := configYAML(site{loadkit.Site{Port: 1}})
 	require.NoError(t, err)
 	for _, key := range []string{"external_url:", "listen:", "store:", "driver: sqlite", "dsn: gatehouse.db",
 		"keys:", "dir: keys", "identity_source:", "saml:", "metadata_file: idp.xml",
@@ -78,21 +79,4 @@ func TestConfigYAMLHasOnlyContractKeys(t *testing.T) {
 		assert.Contains(t, string(out), key)
 	}
 	assert.NotContains(t, strings.ToLower(string(out)), "entity_id", "the SP entity ID is left to its default")
-}
-
-func TestCheckLoopback(t *testing.T) {
-	for _, ok := range []string{"http://127.0.0.1:8080/saml/acs", "http://[::1]:80/readyz", "http://127.0.0.2:1/"} {
-		assert.NoError(t, checkLoopback(ok), ok)
-	}
-	for _, bad := range []string{"https://127.0.0.1:8080/", "http://localhost:8080/", "http://10.0.0.1:80/",
-		"http://example.com/", "http://0.0.0.0:80/", "://"} {
-		assert.Error(t, checkLoopback(bad), bad)
-	}
-}
-
-func TestFreeLoopbackPort(t *testing.T) {
-	p, err := freeLoopbackPort()
-	require.NoError(t, err)
-	assert.Positive(t, p)
-	assert.NoError(t, checkLoopback(site{Port: p}.ReadyURL()))
 }

@@ -1,4 +1,4 @@
-package main
+package loadkit
 
 import (
 	"strings"
@@ -8,22 +8,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestChildEnv(t *testing.T) {
-	env := []string{"PATH=/bin", "GOGC=50", "GOMAXPROCS=2", "GOGCX=1"}
-	assert.Equal(t, env, childEnv(env, map[string]string{"GOGC": "", "GOMEMLIMIT": ""}), "unchanged without -gogc")
-	got := childEnv(env, map[string]string{"GOGC": "200", "GOMEMLIMIT": ""})
-	assert.Equal(t, []string{"PATH=/bin", "GOMAXPROCS=2", "GOGCX=1", "GOGC=200"}, got)
-	got = childEnv(env, map[string]string{"GOGC": "off", "GOMEMLIMIT": "120MiB"})
-	assert.Equal(t, []string{"PATH=/bin", "GOMAXPROCS=2", "GOGCX=1", "GOGC=off", "GOMEMLIMIT=120MiB"}, got)
-	assert.Equal(t, "GOGC=50", env[1], "the input is not modified")
-}
-
 const sampleLog = `{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"listening","addr":"127.0.0.1:1"}
-{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"http request","method":"POST","path":"/oauth/token","status":200}
-{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"trusted token issuer: fetching the JWK Set failed","reason":"timeout","issuer":"corp"}
+{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"http request","method":"POST","path":"/saml/acs","status":303}
+{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"saml sign-in rejected","reason":"replay","region":"us-east-1"}
+{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"saml sign-in rejected","reason":"replay","region":"eu-west-1"}
 {"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"trusted token issuer: fetching the JWK Set failed","reason":"timeout","issuer":"corp"}
 {"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"http request","method":"POST","path":"/oauth/token","status":400}
-{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"http request","method":"POST","path":"/oauth/token","status":503}
+{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"http request","method":"POST","path":"/saml/acs","status":503}
 {"time":"2026-01-01T00:00:00Z","level":"ERROR","msg":"store failed"}
 
 panic: runtime error: index out of range
@@ -31,10 +22,11 @@ goroutine 1 [running]:
 `
 
 func TestTallyLog(t *testing.T) {
-	got, err := tallyLog(strings.NewReader(sampleLog))
+	got, err := TallyLog(strings.NewReader(sampleLog))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{
-		"WARN trusted token issuer: fetching the JWK Set failed reason=timeout": 2,
+		"WARN saml sign-in rejected reason=replay":                              2,
+		"WARN trusted token issuer: fetching the JWK Set failed reason=timeout": 1,
 		"WARN http request status=503":                                          1,
 		"ERROR store failed":                                                    1,
 	}, got.Records)
@@ -43,10 +35,20 @@ func TestTallyLog(t *testing.T) {
 }
 
 func TestTallyLogBoundsNonJSON(t *testing.T) {
-	got, err := tallyLog(strings.NewReader(strings.Repeat("garbage\n", 50)))
+	got, err := TallyLog(strings.NewReader(strings.Repeat("garbage\n", 50)))
 	require.NoError(t, err)
-	assert.Len(t, got.NonJSON, maxNonJSON)
+	assert.Len(t, got.NonJSON, MaxNonJSON)
 	assert.Empty(t, got.Records)
+
+	got, err = TallyLog(strings.NewReader(strings.Repeat("x", 1000) + "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{strings.Repeat("x", 300) + "…"}, got.NonJSON, "long lines are truncated")
+}
+
+func TestTallyLogRefusesOverlongLines(t *testing.T) {
+	_, err := TallyLog(strings.NewReader(strings.Repeat("x", 2<<20)))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "read gateway log")
 }
 
 func FuzzTallyLog(f *testing.F) {
@@ -54,11 +56,11 @@ func FuzzTallyLog(f *testing.F) {
 	f.Add(`{"level":"WARN","msg":"x","status":"nope"}`)
 	f.Add("")
 	f.Fuzz(func(t *testing.T, log string) {
-		got, err := tallyLog(strings.NewReader(log))
+		got, err := TallyLog(strings.NewReader(log))
 		if err != nil {
 			return
 		}
-		if len(got.NonJSON) > maxNonJSON {
+		if len(got.NonJSON) > MaxNonJSON {
 			t.Fatalf("%d non-JSON lines kept", len(got.NonJSON))
 		}
 		for k, n := range got.Records {

@@ -1,9 +1,11 @@
-package main
+package loadkit
 
 import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ func TestStatusKB(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := statusKB([]byte(tt.status), tt.field)
+			got, err := StatusKB([]byte(tt.status), tt.field)
 			switch tt.wantErr {
 			case nil:
 				require.NoError(t, err)
@@ -64,9 +66,9 @@ func TestReadStatusKBOfThisProcess(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
-	rss, err := readStatusKB(os.Getpid(), "VmRSS")
+	rss, err := ReadStatusKB(os.Getpid(), "VmRSS")
 	require.NoError(t, err)
-	hwm, err := readStatusKB(os.Getpid(), "VmHWM") // read second: RSS may grow in between
+	hwm, err := ReadStatusKB(os.Getpid(), "VmHWM") // read second: RSS may grow in between
 	require.NoError(t, err)
 	assert.Positive(t, rss)
 	assert.GreaterOrEqual(t, hwm, rss, "the high-water mark is at least the current RSS")
@@ -89,7 +91,7 @@ func TestStatCPU(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := statCPU([]byte(tt.stat))
+			got, err := StatCPU([]byte(tt.stat))
 			if tt.wantErr {
 				require.Error(t, err)
 				return
@@ -104,37 +106,48 @@ func TestReadCPUOfThisProcess(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
 	}
-	_, err := readCPU(os.Getpid())
+	_, err := ReadCPU(os.Getpid())
 	require.NoError(t, err)
 }
 
 func TestRSSSamplerKeepsMaximum(t *testing.T) {
 	values := []int64{100, 300, 200}
 	errs := []error{nil, nil, nil, errors.New("gone")}
-	var s rssSampler
+	var s RSSSampler
 	for i := range errs {
-		s.sample(func() (int64, error) {
+		s.Sample(func() (int64, error) {
 			if errs[i] != nil {
 				return 0, errs[i]
 			}
 			return values[i], nil
 		})
 	}
-	maxKB, n, lastErr := s.result()
+	maxKB, n, lastErr := s.Result()
 	assert.Equal(t, int64(300), maxKB)
 	assert.Equal(t, 3, n)
 	assert.EqualError(t, lastErr, "gone")
 }
 
 func TestRSSSamplerRunStopsWithContext(t *testing.T) {
-	var s rssSampler
+	var s RSSSampler
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	s.run(ctx, time.Hour, func() (int64, error) { return 5, nil })
-	maxKB, n, err := s.result()
+	s.Run(ctx, time.Hour, func() (int64, error) { return 5, nil })
+	maxKB, n, err := s.Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), maxKB)
 	assert.Equal(t, 1, n, "one sample is taken at once, then the cancelled context stops the loop")
+}
+
+func TestInterrupted(t *testing.T) {
+	sleep := exec.Command("sleep", "30")
+	require.NoError(t, sleep.Start())
+	require.NoError(t, sleep.Process.Signal(syscall.SIGINT))
+	assert.True(t, interrupted(sleep.Wait()))
+
+	assert.False(t, interrupted(exec.Command("false").Run()), "an exit status is not an interrupt")
+	assert.False(t, interrupted(errors.New("other")))
+	assert.False(t, interrupted(nil))
 }
 
 func FuzzStatusKB(f *testing.F) {
@@ -143,7 +156,7 @@ func FuzzStatusKB(f *testing.F) {
 	f.Add("VmRSS:\t 1 MB\n", "VmRSS")
 	f.Add("", "VmHWM")
 	f.Fuzz(func(t *testing.T, status, field string) {
-		n, err := statusKB([]byte(status), field)
+		n, err := StatusKB([]byte(status), field)
 		if err == nil && n < 0 {
 			t.Fatalf("negative size %d", n)
 		}
@@ -155,7 +168,7 @@ func FuzzStatCPU(f *testing.F) {
 	f.Add("4242 (a (b) c) R 1 4242 4242 0 -1 4194560 100 0 0 0 250 30 0 0")
 	f.Add(")")
 	f.Fuzz(func(t *testing.T, stat string) {
-		d, err := statCPU([]byte(stat))
+		d, err := StatCPU([]byte(stat))
 		if err == nil && d < 0 {
 			t.Fatalf("negative CPU time %s", d)
 		}

@@ -1,0 +1,93 @@
+package loadkit
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Flags are the command-line flags every load tool shares.
+type Flags struct {
+	N           int
+	Concurrency int
+	Warmup      int
+	Users       int
+	Gatehouse   string
+	GOGC        string
+	GOMEMLIMIT  string
+	// GOMAXPROCS stays empty (inherited) unless the tool registers
+	// -gomaxprocs (FlagDefaults.GOMAXPROCS).
+	GOMAXPROCS string
+	Rate       float64
+	JSON       bool
+	Keep       bool
+	Timeout    time.Duration
+	Perf       string
+}
+
+// FlagDefaults are what the shared flags of one tool say and default to.
+type FlagDefaults struct {
+	// Noun is the plural of what one request does, such as "sign-ins".
+	Noun string
+	// NUsage is the usage text of -n.
+	NUsage string
+	// Warmup is the default of -warmup.
+	Warmup int
+	// Users is the default of -users and UsersUsage its usage text.
+	Users      int
+	UsersUsage string
+	// GOMAXPROCS registers -gomaxprocs.
+	GOMAXPROCS bool
+}
+
+// Register defines the shared flags on fs, storing into f.
+func (f *Flags) Register(fs *flag.FlagSet, d FlagDefaults) {
+	fs.IntVar(&f.N, "n", 20000, d.NUsage)
+	fs.IntVar(&f.Concurrency, "c", 16, "concurrent workers (keep-alive connections)")
+	fs.IntVar(&f.Warmup, "warmup", d.Warmup, d.Noun+" sent before the measured run, not counted")
+	fs.IntVar(&f.Users, "users", d.Users, d.UsersUsage)
+	fs.StringVar(&f.Gatehouse, "gatehouse", "", "gatehouse binary (default: go build ./cmd/gatehouse into the run folder)")
+	fs.StringVar(&f.GOGC, "gogc", "", "GOGC for the gateway (default: inherited)")
+	fs.StringVar(&f.GOMEMLIMIT, "gomemlimit", "", "GOMEMLIMIT for the gateway, such as 120MiB (default: inherited)")
+	if d.GOMAXPROCS {
+		fs.StringVar(&f.GOMAXPROCS, "gomaxprocs", "", "GOMAXPROCS for the gateway (default: inherited)")
+	}
+	fs.Float64Var(&f.Rate, "rate", 0, "open-loop arrival rate in "+d.Noun+"/s for the measured run (0: closed loop, each worker sends when answered)")
+	fs.BoolVar(&f.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	fs.BoolVar(&f.Keep, "keep", false, "keep the run folder (config, database, gateway log)")
+	fs.DurationVar(&f.Timeout, "timeout", 8*time.Minute, "upper bound on the measured run")
+	fs.StringVar(&f.Perf, "perf", "", "record the gateway with `perf record -g` during the measured run into this file")
+}
+
+// reMemLimit matches the GOMEMLIMIT syntax of package runtime.
+var reMemLimit = regexp.MustCompile(`^(off|[0-9]+(B|KiB|MiB|GiB|TiB)?)$`)
+
+// Validate checks the shared flags after fs has parsed them, and that fs
+// has no arguments left.
+func (f Flags) Validate(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() != 0:
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	case f.N <= 0 || f.Concurrency <= 0 || f.Warmup < 0 || f.Users <= 0 || f.Timeout <= 0:
+		return errors.New("-n, -c, -users and -timeout must be positive and -warmup not negative")
+	case !(f.Rate >= 0) || math.IsInf(f.Rate, 0):
+		return errors.New("-rate must be 0 or a positive number")
+	case f.GOMEMLIMIT != "" && !reMemLimit.MatchString(f.GOMEMLIMIT):
+		return fmt.Errorf("-gomemlimit %q is not a size such as 120MiB or off", f.GOMEMLIMIT)
+	}
+	if f.GOGC != "" && f.GOGC != "off" {
+		if n, err := strconv.Atoi(f.GOGC); err != nil || n <= 0 {
+			return fmt.Errorf("-gogc %q is not a positive number or off", f.GOGC)
+		}
+	}
+	if f.GOMAXPROCS != "" {
+		if n, err := strconv.Atoi(f.GOMAXPROCS); err != nil || n <= 0 {
+			return fmt.Errorf("-gomaxprocs %q is not a positive number", f.GOMAXPROCS)
+		}
+	}
+	return nil
+}
