@@ -4,15 +4,25 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
-// lookupQueries maps each attribute UserByAttribute accepts to its query;
-// the column name never comes from the caller.
+// lookupQueries maps each attribute UserByAttribute accepts to its query:
+// one statement that reads at most two matching users with their groups
+// (two are enough to tell a conflict). The column name never comes from
+// the caller.
 var lookupQueries = map[string]string{
-	"email":     `SELECT id FROM users WHERE email = ? LIMIT 2`,
-	"user_name": `SELECT id FROM users WHERE user_name = ? LIMIT 2`,
-	"id":        `SELECT id FROM users WHERE id = ? LIMIT 2`,
+	"email":     userLookup("email"),
+	"user_name": userLookup("user_name"),
+	"id":        userLookup("id"),
+}
+
+func userLookup(column string) string {
+	return `SELECT ` + userCols("u") + `, g.id, g.display_name
+		FROM users u LEFT JOIN group_members m ON m.user_id = u.id LEFT JOIN groups g ON g.id = m.group_id
+		WHERE u.id IN (SELECT id FROM users WHERE ` + column + ` = ? LIMIT 2)
+		ORDER BY u.id`
 }
 
 // UserByAttribute returns the one user whose attribute ("email",
@@ -31,23 +41,15 @@ func (s *Store) UserByAttribute(ctx context.Context, attribute, value string) (s
 	if err != nil {
 		return sp.User{}, s.wrap("user by "+attribute, err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return sp.User{}, s.wrap("user by "+attribute, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	users, err := scanUsers(rows)
+	if err != nil {
 		return sp.User{}, s.wrap("user by "+attribute, err)
 	}
-	switch len(ids) {
+	switch len(users) {
 	case 0:
 		return sp.User{}, fmt.Errorf("sqlstore: user by %s: %w", attribute, sp.ErrNotFound)
 	case 1:
-		return s.getUser(ctx, s.pool(), ids[0])
+		return directory.SPUser(users[0]), nil
 	default:
 		return sp.User{}, fmt.Errorf("sqlstore: user by %s: several users share it: %w", attribute, sp.ErrConflict)
 	}
