@@ -61,6 +61,8 @@ type SignIn struct {
 	User     User
 	ReturnTo string
 	Region   string
+	// Issuer is the IdP entity ID that asserted the sign-in.
+	Issuer string
 }
 
 // ACSHandler consumes SAML Responses (HTTP-POST binding). Mount it at the path
@@ -85,6 +87,11 @@ func (s *SP) ACSHandler() http.Handler {
 			s.metrics.signins.WithLabelValues("rejected", string(rj.reason), rj.region).Inc()
 			s.log.WarnContext(r.Context(), "saml sign-in rejected",
 				"reason", string(rj.reason), "region", rj.region, "err", rj.err)
+			if s.audit != nil {
+				if aerr := s.audit.RecordSignIn(r.Context(), SignInRecord{Reason: rj.reason, Region: rj.region}); aerr != nil {
+					s.log.ErrorContext(r.Context(), "saml sign-in rejection not audited", "err", aerr)
+				}
+			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(rj.status)
 			if rj.status == http.StatusServiceUnavailable {
@@ -93,6 +100,21 @@ func (s *SP) ACSHandler() http.Handler {
 			}
 			_, _ = w.Write([]byte(genericFailure))
 			return
+		}
+		if s.audit != nil {
+			rec := SignInRecord{Success: true, Reason: ReasonOK, Region: in.Region, UserID: in.User.ID, Issuer: in.Issuer, AuthnContext: in.Session.AuthnContextClassRef}
+			if aerr := s.audit.RecordSignIn(r.Context(), rec); aerr != nil {
+				// No session without its audit record.
+				if derr := s.sessions.DeleteSession(r.Context(), in.Session.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+					s.log.ErrorContext(r.Context(), "unaudited session could not be deleted", "err", derr)
+				}
+				s.metrics.signins.WithLabelValues("rejected", string(ReasonStoreUnavailable), in.Region).Inc()
+				s.log.ErrorContext(r.Context(), "saml sign-in refused: audit record not stored", "user_id", in.User.ID, "err", aerr)
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("Sign-in is temporarily unavailable. Please try again shortly.\n"))
+				return
+			}
 		}
 		s.metrics.signins.WithLabelValues("accepted", string(ReasonOK), in.Region).Inc()
 		s.log.InfoContext(r.Context(), "saml sign-in", "user_id", in.User.ID, "region", in.Region)
@@ -162,7 +184,7 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 	if err := s.sessions.CreateSession(ctx, sess); err != nil {
 		return nil, withRegion(unavailable(err))
 	}
-	return &SignIn{Session: sess, User: user, ReturnTo: returnTo, Region: region.Name}, nil
+	return &SignIn{Session: sess, User: user, ReturnTo: returnTo, Region: region.Name, Issuer: a.Issuer()}, nil
 }
 
 // checkInResponseTo matches the signed InResponseTo against a pending request

@@ -1,6 +1,7 @@
 package sp
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -109,9 +110,34 @@ type Config struct {
 	// MaxBodyBytes caps ACS POST bodies (default 256 KiB).
 	MaxBodyBytes int64
 
+	// Audit, when set, records every ACS outcome. A successful sign-in
+	// whose record cannot be stored is undone (the session deleted) and
+	// answered 503: no session without its audit record.
+	Audit SignInAuditor
+
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+}
+
+// SignInRecord is one ACS outcome for the audit log. It names the user by
+// ID and never carries the assertion or the session ID.
+type SignInRecord struct {
+	Success bool
+	// Reason is the bounded rejection reason (ReasonOK on success).
+	Reason Reason
+	Region string
+	// UserID is set on success.
+	UserID string
+	// Issuer is the IdP entity ID of a verified assertion; AuthnContext
+	// its AuthnContextClassRef (success only).
+	Issuer       string
+	AuthnContext string
+}
+
+// SignInAuditor records ACS outcomes.
+type SignInAuditor interface {
+	RecordSignIn(ctx context.Context, r SignInRecord) error
 }
 
 // HealthChecker reports reachability of regional endpoints and IdP SSO URLs.
@@ -148,6 +174,7 @@ type SP struct {
 	maxBody           int64
 	now               func() time.Time
 	log               *slog.Logger
+	audit             SignInAuditor
 	metrics           *spMetrics
 	metadataXML       []byte
 
@@ -233,6 +260,7 @@ func New(cfg Config) (*SP, error) {
 		maxBody:           cfg.MaxBodyBytes,
 		now:               cfg.Now,
 		log:               cfg.Logger,
+		audit:             cfg.Audit,
 	}
 	switch cfg.ClockSkew {
 	case 0:

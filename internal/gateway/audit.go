@@ -7,6 +7,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/oauth"
+	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
 // setupAudit opens the audit log on the store; Close stops it.
@@ -82,4 +83,36 @@ func oauthEvent(ctx context.Context, e oauth.AuditEvent) audit.Event {
 		ev.ActChain = append(ev.ActChain, a.Subject)
 	}
 	return ev
+}
+
+// signInAudit stores the ACS outcomes in the audit log: type "signin",
+// identity source saml, credential external_idp.
+type signInAudit struct{ log *audit.Log }
+
+// RecordSignIn implements sp.SignInAuditor.
+func (a signInAudit) RecordSignIn(ctx context.Context, r sp.SignInRecord) error {
+	ev := audit.Event{
+		Type:      "signin",
+		Outcome:   audit.Success,
+		Actor:     r.UserID,
+		Subject:   r.UserID,
+		Source:    server.ClientAddrFrom(ctx),
+		RequestID: server.RequestIDFrom(ctx),
+		Details: map[string]string{
+			"identity_source": "saml",
+			"credential":      "external_idp",
+			"region":          r.Region,
+		},
+	}
+	if !r.Success {
+		ev.Outcome = audit.Failure
+		ev.Reason = string(r.Reason)
+	}
+	if r.Issuer != "" {
+		ev.Details["issuer"] = r.Issuer
+	}
+	if r.AuthnContext != "" {
+		ev.Details["authn_context"] = r.AuthnContext
+	}
+	return a.log.Record(ctx, ev)
 }

@@ -139,6 +139,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
 	}
 
+	if err := g.setupAudit(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = g.Close()
+		}
+	}()
+
 	samlCfg := cfg.IdentitySource.SAML
 	idp, err := g.loadIdP(ctx, samlCfg, opts)
 	if err != nil {
@@ -168,6 +177,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			u.Path = r.URL.Path
 			return u
 		},
+		Audit:    signInAudit{log: g.audit},
 		Now:      g.now,
 		Logger:   g.log,
 		Registry: g.registry,
@@ -185,14 +195,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 
-	if err := g.setupAudit(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			_ = g.Close()
-		}
-	}()
 	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/saml"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
@@ -188,4 +189,28 @@ func TestSAMLSubjectTokenSharesTheACSReplayCache(t *testing.T) {
 	assert.Equal(t, "invalid_grant", body["error"])
 	status, body = env.exchangeToken(t, env.samlToken(t, env.tokenAssertionOptions("alice")), oauth.TokenTypeSAML2)
 	assert.Equal(t, http.StatusOK, status, body, "positive control: a fresh assertion")
+}
+
+// TestSignInsAudited: ACS sign-ins and rejections are in the audit log
+// (type signin) with the user, the identity source and the reason.
+func TestSignInsAudited(t *testing.T) {
+	env, err := startGateway(t, gwOptions{allowIdPInitiated: true})
+	require.NoError(t, err)
+	ok := samltest.ResponseOptions{Destination: env.base + "/saml/acs", Audience: env.spEntity, NameID: "alice"}
+	require.Equal(t, http.StatusSeeOther, env.postACS(t, ok))
+	bad := ok
+	bad.Audience = "https://elsewhere.example.com"
+	require.Equal(t, http.StatusForbidden, env.postACS(t, bad))
+
+	evs, err := env.store.QueryAudit(t.Context(), audit.Query{Type: "signin"})
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.Equal(t, audit.Failure, evs[0].Outcome)
+	assert.Equal(t, "audience", evs[0].Reason)
+	assert.Empty(t, evs[0].Subject)
+	assert.Equal(t, audit.Success, evs[1].Outcome)
+	assert.Equal(t, env.users["alice"], evs[1].Subject)
+	assert.Equal(t, "saml", evs[1].Details["identity_source"])
+	assert.Equal(t, "external_idp", evs[1].Details["credential"])
+	assert.Equal(t, "127.0.0.1", evs[1].Source)
 }
