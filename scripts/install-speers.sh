@@ -5,7 +5,9 @@
 # registry at the versions pinned in internal/speers/node/package-lock.json;
 # and the OAuth peers internal/jwtpeers drives: the token verifiers jose
 # and oauth4webapi and the client openid-client (pinned in
-# internal/jwtpeers/node/package-lock.json), and Debian's python3-jwt.
+# internal/jwtpeers/node/package-lock.json), and Debian's python3-jwt;
+# and the SCIM cross-checks internal/scim/scimpeers drives: scim-patch and
+# scim2-parse-filter (pinned in internal/scim/node/package-lock.json).
 # Idempotent: apt runs only for missing packages, npm ci only when
 # node_modules is missing or was installed from another lockfile.
 set -euo pipefail
@@ -58,3 +60,4 @@ npm_ci() {
 
 npm_ci "$root/internal/speers/node" "node-saml SP" @node-saml/node-saml
 npm_ci "$root/internal/jwtpeers/node" "jose, oauth4webapi and openid-client" oauth4webapi
+npm_ci "$root/internal/scim/node" "scim-patch and scim2-parse-filter" scim-patch
