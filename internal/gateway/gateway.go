@@ -107,6 +107,7 @@ type Gateway struct {
 	oauth      *oauthServer
 	audit      *audit.Log
 	scimTokens *scimtoken.Service
+	scim       http.Handler
 }
 
 // New builds a gateway from a validated config.

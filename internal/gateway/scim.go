@@ -7,10 +7,12 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/scim"
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 )
 
-// setupSCIM builds the SCIM bearer token service on the store.
+// setupSCIM builds the SCIM bearer token service and the SCIM 2.0 server
+// on the store.
 func (g *Gateway) setupSCIM(cfg *config.Config) error {
 	svc, err := scimtoken.New(scimtoken.Config{
 		Store:      g.store,
@@ -25,11 +27,24 @@ func (g *Gateway) setupSCIM(cfg *config.Config) error {
 		return fmt.Errorf("gateway: scim: %w", err)
 	}
 	g.scimTokens = svc
+	srv, err := scim.New(scim.Config{
+		Store:   g.store,
+		Auditor: g.audit,
+		BaseURL: externalURL(cfg.ExternalURL, scim.PathPrefix),
+		Now:     g.now,
+		Logger:  g.log,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: scim: %w", err)
+	}
+	g.scim = srv.Handler()
 	return nil
 }
 
-// scimRoutes registers the SCIM token admin endpoints.
+// scimRoutes registers /scim/v2 (behind a SCIM bearer token) and the
+// SCIM token admin endpoints.
 func (g *Gateway) scimRoutes(mux *http.ServeMux) {
+	mux.Handle(scim.PathPrefix+"/", g.scimTokens.Require(g.scim))
 	admin.SCIMTokenRoutes(mux, g.adminToken, g.scimTokens, g.log)
 }
 

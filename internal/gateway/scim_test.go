@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
 // adminDo sends an admin API request with the admin token.
@@ -66,4 +70,77 @@ func TestSCIMTokenLifecycle(t *testing.T) {
 		types = append(types, ev["type"].(string))
 	}
 	assert.Equal(t, []string{"scim_token.revoked", "scim_token.created", "scim_token.created"}, types)
+}
+
+// scimDo sends a SCIM request with the bearer token.
+func (e *flowEnv) scimDo(t *testing.T, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.base+"/scim/v2"+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	if resp.StatusCode != http.StatusNoContent {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	}
+	return resp.StatusCode, out
+}
+
+// TestSCIMProvisioningThroughGateway: an IdP provisions a user and a
+// group with a SCIM token, deactivates the user (ending their sessions),
+// and a revoked token is refused at once.
+func TestSCIMProvisioningThroughGateway(t *testing.T) {
+	env := startFlowGateway(t)
+	status, body := env.adminDo(t, http.MethodPost, "/api/v1/admin/scim-tokens", `{"name":"entra"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var tok map[string]any
+	require.NoError(t, json.Unmarshal(body, &tok))
+	bearer := tok["token"].(string)
+
+	status, _ = env.scimDo(t, "wrong-token", http.MethodGet, "/Users", "")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	status, user := env.scimDo(t, bearer, http.MethodPost, "/Users", `{
+		"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+		"userName": "dana@example.com", "externalId": "e-1", "active": true,
+		"name": {"givenName": "Dana", "familyName": "Scully"},
+		"emails": [{"value": "dana@example.com", "type": "work", "primary": true}]}`)
+	require.Equal(t, http.StatusCreated, status, user)
+	id := user["id"].(string)
+
+	status, list := env.scimDo(t, bearer, http.MethodGet, "/Users?filter="+url.QueryEscape(`userName eq "DANA@example.com"`), "")
+	require.Equal(t, http.StatusOK, status)
+	assert.EqualValues(t, 1, list["totalResults"])
+
+	status, group := env.scimDo(t, bearer, http.MethodPost, "/Groups", `{
+		"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+		"displayName": "analysts", "members": [{"value": "`+id+`"}]}`)
+	require.Equal(t, http.StatusCreated, status, group)
+
+	// The provisioned user signs in (a session) and holds a token; the
+	// IdP then deactivates them, Entra style.
+	session := env.signIn(t, id)
+	status, _ = env.scimDo(t, bearer, http.MethodPatch, "/Users/"+id, `{
+		"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations": [{"op": "Replace", "path": "active", "value": "False"}]}`)
+	require.Equal(t, http.StatusOK, status)
+	_, err := env.store.GetSession(t.Context(), session, time.Now())
+	assert.ErrorIs(t, err, sp.ErrNotFound, "deactivation ends the user's sessions")
+
+	var types []string
+	for _, ev := range env.auditEvents(t, "type=scim.") {
+		types = append(types, ev["type"].(string))
+		assert.Equal(t, "scim:"+tok["id"].(string), ev["actor"])
+	}
+	assert.Equal(t, []string{"scim.user.patched", "scim.group.created", "scim.user.created"}, types)
+
+	status, _ = env.adminDo(t, http.MethodDelete, "/api/v1/admin/scim-tokens/"+tok["id"].(string), "")
+	require.Equal(t, http.StatusNoContent, status)
+	status, _ = env.scimDo(t, bearer, http.MethodGet, "/Users/"+id, "")
+	assert.Equal(t, http.StatusUnauthorized, status, "a revoked token is refused at once")
 }
