@@ -47,27 +47,41 @@ func (s *Server) spConfig() object {
 }
 
 func (s *Server) schemas(w http.ResponseWriter, r *http.Request, _ time.Time) {
+	discoveryList(s, w, r, allSchemas, s.schemaResource)
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request, id string) {
+	discoveryItem(s, w, r, allSchemas, func(sc *schemaDef) bool { return strings.EqualFold(sc.id, id) },
+		s.schemaResource, "no schema has this id")
+}
+
+// discoveryList answers every discovery resource of a kind as a
+// ListResponse.
+func discoveryList[T any](s *Server, w http.ResponseWriter, r *http.Request, all []T, render func(T) object) {
 	if s.refuseFilter(w, r) {
 		return
 	}
 	var out []any
-	for _, sc := range allSchemas {
-		out = append(out, s.schemaResource(sc))
+	for _, v := range all {
+		out = append(out, render(v))
 	}
 	s.write(w, r, http.StatusOK, listResponse(len(out), 1, out))
 }
 
-func (s *Server) schema(w http.ResponseWriter, r *http.Request, id string) {
+// discoveryItem answers the first discovery resource that match
+// selects, or 404 with notFound.
+func discoveryItem[T any](s *Server, w http.ResponseWriter, r *http.Request, all []T, match func(T) bool,
+	render func(T) object, notFound string) {
 	if s.refuseFilter(w, r) {
 		return
 	}
-	for _, sc := range allSchemas {
-		if strings.EqualFold(sc.id, id) {
-			s.write(w, r, http.StatusOK, s.schemaResource(sc))
+	for _, v := range all {
+		if match(v) {
+			s.write(w, r, http.StatusOK, render(v))
 			return
 		}
 	}
-	s.fail(w, r, &Error{Status: http.StatusNotFound, Detail: "no schema has this id"})
+	s.fail(w, r, &Error{Status: http.StatusNotFound, Detail: notFound})
 }
 
 // schemaResource describes a schema (RFC 7643 section 7): the attributes
@@ -134,27 +148,12 @@ func strs(list []string) []any {
 }
 
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request, _ time.Time) {
-	if s.refuseFilter(w, r) {
-		return
-	}
-	var out []any
-	for _, rt := range resourceTypes {
-		out = append(out, s.resourceTypeResource(rt))
-	}
-	s.write(w, r, http.StatusOK, listResponse(len(out), 1, out))
+	discoveryList(s, w, r, resourceTypes, s.resourceTypeResource)
 }
 
 func (s *Server) resourceType(w http.ResponseWriter, r *http.Request, name string) {
-	if s.refuseFilter(w, r) {
-		return
-	}
-	for _, rt := range resourceTypes {
-		if rt.name == name {
-			s.write(w, r, http.StatusOK, s.resourceTypeResource(rt))
-			return
-		}
-	}
-	s.fail(w, r, &Error{Status: http.StatusNotFound, Detail: "no resource type has this name"})
+	discoveryItem(s, w, r, resourceTypes, func(rt *resourceType) bool { return rt.name == name },
+		s.resourceTypeResource, "no resource type has this name")
 }
 
 // resourceTypeResource describes a resource type (RFC 7643 section 6).

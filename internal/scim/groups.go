@@ -1,7 +1,7 @@
 package scim
 
 import (
-	"net/http"
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,197 +10,80 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 )
 
-func (s *Server) groupsCollection(w http.ResponseWriter, r *http.Request, now time.Time) {
-	if r.Method == http.MethodPost {
-		s.createGroup(w, r, now)
-		return
+// newGroups returns the /Groups endpoint of s. Audit events of groups
+// have no subject: the group's id is in their details.
+func newGroups(s *Server) *endpoint[directory.Group] {
+	return &endpoint[directory.Group]{
+		s: s, rt: groupType,
+		ident:  func(g directory.Group) (string, int64) { return g.ID, g.Version },
+		render: s.renderGroup,
+		get:    s.store.Group,
+		list:   listGroups(s.store),
+		create: s.store.CreateGroup,
+		update: s.store.UpdateGroup,
+		delete: s.store.DeleteGroup,
+		fromDoc: func(doc object) (directory.Group, error) {
+			return groupFromDoc(doc, directory.Group{})
+		},
+		replace: func(doc object, id string) (func(*directory.Group) error, error) {
+			next, err := groupFromDoc(doc, directory.Group{ID: id})
+			if err != nil {
+				return nil, err
+			}
+			return func(g *directory.Group) error {
+				*g = next
+				return nil
+			}, nil
+		},
+		patch: patchGroup,
+		fastPatch: func(id string, ops []patchOp) (changeFunc[directory.Group], bool, error) {
+			return patchMembers(s.store, id, ops)
+		},
+		clone: func(g directory.Group) directory.Group {
+			g.Members = slices.Clone(g.Members)
+			return g
+		},
+		events: events{created: EventGroupCreated, replaced: EventGroupReplaced, patched: EventGroupPatched, deleted: EventGroupDeleted},
+		createdDetails: func(g directory.Group) map[string]string {
+			details := groupDetails(g)
+			details["members_added"] = strconv.Itoa(len(g.Members))
+			return details
+		},
+		updatedDetails: updatedGroupDetails,
+		deletedKey:     "group_id",
 	}
-	lr, err := s.parseListQuery(groupType, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.listGroups(w, r, lr)
-}
-
-func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request, _ time.Time) {
-	lr, err := s.parseSearch(groupType, w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.listGroups(w, r, lr)
 }
 
 // listGroups lists groups; members are not read when the projection
 // leaves them out (excludedAttributes=members, as Okta and Microsoft
 // Entra ID ask).
-func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, lr listRequest) {
-	q, err := lr.query()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	q.WithoutMembers = !lr.proj.wants("members")
-	page, err := s.store.ListGroups(r.Context(), q)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var out []any
-	for _, g := range page.Items {
-		out = append(out, lr.proj.apply(s.renderGroup(g)))
-	}
-	s.write(w, r, http.StatusOK, listResponse(page.Total, lr.startIndex, out))
-}
-
-// group serves /Groups/{id}.
-func (s *Server) group(w http.ResponseWriter, r *http.Request, id string, now time.Time) {
-	proj, err := parseProjection(groupType, splitParam(r, "attributes"), splitParam(r, "excludedAttributes"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !directory.ValidID(id) {
-		s.fail(w, r, errNotFound)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		g, err := s.store.Group(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if notModified(r, g.Version) {
-			w.Header().Set("ETag", etag(g.Version))
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		s.writeGroup(w, r, http.StatusOK, g, proj)
-	case http.MethodPut:
-		s.replaceGroup(w, r, id, proj, now)
-	case http.MethodPatch:
-		s.patchGroup(w, r, id, proj, now)
-	case http.MethodDelete:
-		s.deleteGroup(w, r, id, now)
+func listGroups(store directory.Store) func(context.Context, directory.Query, projection) (directory.Page[directory.Group], error) {
+	return func(ctx context.Context, q directory.Query, proj projection) (directory.Page[directory.Group], error) {
+		q.WithoutMembers = !proj.wants("members")
+		return store.ListGroups(ctx, q)
 	}
 }
 
-func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g directory.Group, proj projection) {
-	w.Header().Set("ETag", etag(g.Version))
-	if status == http.StatusCreated {
-		w.Header().Set("Location", s.location("Groups", g.ID))
-	}
-	s.write(w, r, status, proj.apply(s.renderGroup(g)))
-}
-
-func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, now time.Time) {
-	proj, err := parseProjection(groupType, splitParam(r, "attributes"), splitParam(r, "excludedAttributes"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	doc, err := canonResource(groupType, body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	g, err := groupFromDoc(doc, directory.Group{})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	g, err = s.store.CreateGroup(r.Context(), g, now)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	details := groupDetails(g)
-	details["members_added"] = strconv.Itoa(len(g.Members))
-	if err := s.record(r.Context(), EventGroupCreated, "", now, details); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.writeGroup(w, r, http.StatusCreated, g, proj)
-}
-
-func (s *Server) currentGroupVersion(r *http.Request, id string) func() (int64, error) {
-	return func() (int64, error) {
-		g, err := s.store.Group(r.Context(), id)
-		return g.Version, err
-	}
-}
-
-func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, id string, proj projection, now time.Time) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	doc, err := canonResource(groupType, body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	next, err := groupFromDoc(doc, directory.Group{ID: id})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.updateGroup(w, r, id, proj, now, EventGroupReplaced, func(g *directory.Group) error {
-		*g = next
-		return nil
-	})
-}
-
-func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, id string, proj projection, now time.Time) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ops, err := parsePatch(groupType, body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+// patchMembers serves a PATCH of group id that only adds and removes members with
+// PatchGroupMembers, which does not read the group's members; ok is
+// false for any other PATCH.
+func patchMembers(store directory.Store, id string, ops []patchOp) (changeFunc[directory.Group], bool, error) {
 	add, remove, fast, err := memberDelta(ops)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if err != nil || !fast {
+		return nil, false, err
 	}
-	if !fast {
-		s.updateGroup(w, r, id, proj, now, EventGroupPatched, func(g *directory.Group) error {
-			return patchGroup(g, ops)
-		})
-		return
-	}
-	ifVersion, err := ifMatch(r, s.currentGroupVersion(r, id))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	slices.Sort(add)
-	slices.Sort(remove)
-	g, err := s.store.PatchGroupMembers(r.Context(), id, add, remove, ifVersion, now)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	details := groupDetails(g)
-	details["members_add_requested"] = strconv.Itoa(len(add))
-	details["members_remove_requested"] = strconv.Itoa(len(remove))
-	if err := s.record(r.Context(), EventGroupPatched, "", now, details); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.writeGroup(w, r, http.StatusOK, g, proj)
+	return func(ctx context.Context, ifVersion int64, now time.Time) (directory.Group, map[string]string, error) {
+		slices.Sort(add)
+		slices.Sort(remove)
+		g, err := store.PatchGroupMembers(ctx, id, add, remove, ifVersion, now)
+		if err != nil {
+			return g, nil, err
+		}
+		details := groupDetails(g)
+		details["members_add_requested"] = strconv.Itoa(len(add))
+		details["members_remove_requested"] = strconv.Itoa(len(remove))
+		return g, details, nil
+	}, true, nil
 }
 
 // patchGroup applies ops to a copy of g's doc and, when all succeed,
@@ -221,25 +104,8 @@ func patchGroup(g *directory.Group, ops []patchOp) error {
 	return nil
 }
 
-// updateGroup runs edit inside UpdateGroup (edit may run more than once
-// and must not call the store), then audits and answers.
-func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, id string, proj projection, now time.Time,
-	event string, edit func(*directory.Group) error) {
-	ifVersion, err := ifMatch(r, s.currentGroupVersion(r, id))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var before directory.Group
-	g, err := s.store.UpdateGroup(r.Context(), id, ifVersion, func(g *directory.Group) error {
-		before = *g
-		before.Members = slices.Clone(g.Members)
-		return edit(g)
-	}, now)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+// updatedGroupDetails are the audit details of a change from before to g.
+func updatedGroupDetails(before, g directory.Group) map[string]string {
 	details := groupDetails(g)
 	added, removed := directory.MemberDiff(before.Members, g.Members)
 	details["members_added"] = strconv.Itoa(len(added))
@@ -255,41 +121,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, id string, 
 		changed = append(changed, "members")
 	}
 	details["attributes"] = strings.Join(changed, ",")
-	if err := s.record(r.Context(), event, "", now, details); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.writeGroup(w, r, http.StatusOK, g, proj)
-}
-
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, id string, now time.Time) {
-	ctx := r.Context()
-	if r.Header.Get("If-Match") != "" {
-		// DeleteGroup takes no version: the check is a read before the
-		// delete (a change between the two is not detected).
-		g, err := s.store.Group(ctx, id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		want, err := ifMatch(r, func() (int64, error) { return g.Version, nil })
-		if err == nil {
-			err = directory.CheckVersion(want, g.Version)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-	}
-	if err := s.store.DeleteGroup(ctx, id, now); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.record(ctx, EventGroupDeleted, "", now, map[string]string{"group_id": id}); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return details
 }
 
 func groupDetails(g directory.Group) map[string]string {

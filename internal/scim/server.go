@@ -92,6 +92,8 @@ type Server struct {
 	log        *slog.Logger
 	maxBody    int64
 	maxResults int
+	users      *endpoint[directory.User]
+	groups     *endpoint[directory.Group]
 }
 
 // New validates cfg and returns a Server, naming every problem at once.
@@ -132,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 	if s.maxResults == 0 {
 		s.maxResults = DefaultMaxResults
 	}
+	s.users, s.groups = newUsers(s), newGroups(s)
 	return s, nil
 }
 
@@ -205,9 +208,9 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	case 1:
 		switch segs[0] {
 		case "Users":
-			return route{collection, s.usersCollection}, true
+			return route{collection, s.users.collection}, true
 		case "Groups":
-			return route{collection, s.groupsCollection}, true
+			return route{collection, s.groups.collection}, true
 		case "ServiceProviderConfig":
 			return route{get, s.serviceProviderConfig}, true
 		case "Schemas":
@@ -221,15 +224,9 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		id := segs[1]
 		switch segs[0] {
 		case "Users":
-			if id == ".search" {
-				return route{[]string{http.MethodPost}, s.searchUsers}, true
-			}
-			return route{item, func(w http.ResponseWriter, r *http.Request, now time.Time) { s.user(w, r, id, now) }}, true
+			return itemRoute(s.users, id, item), true
 		case "Groups":
-			if id == ".search" {
-				return route{[]string{http.MethodPost}, s.searchGroups}, true
-			}
-			return route{item, func(w http.ResponseWriter, r *http.Request, now time.Time) { s.group(w, r, id, now) }}, true
+			return itemRoute(s.groups, id, item), true
 		case "Schemas":
 			return route{get, func(w http.ResponseWriter, r *http.Request, _ time.Time) { s.schema(w, r, id) }}, true
 		case "ResourceTypes":
@@ -237,6 +234,14 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		}
 	}
 	return route{}, false
+}
+
+// itemRoute is the route of /Users/{id} or /Groups/{id}, or of .search.
+func itemRoute[T any](e *endpoint[T], id string, item []string) route {
+	if id == ".search" {
+		return route{[]string{http.MethodPost}, e.search}
+	}
+	return route{item, func(w http.ResponseWriter, r *http.Request, now time.Time) { e.item(w, r, id, now) }}
 }
 
 func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request, _ time.Time) {
