@@ -1,6 +1,7 @@
 // Package admin serves the gateway's administration API under
 // /api/v1/admin: bearer-token authentication from admin.token_file, the
-// application registry's endpoints and the audit log query.
+// application registry's endpoints, the identity store's users, groups and
+// memberships, SCIM tokens and the audit log query.
 //
 // # Security model
 //
@@ -10,7 +11,9 @@
 // file that is empty or too short is an error, never replaced. Request
 // bodies are capped and decoded strictly (unknown fields are errors); every
 // input is validated before anything is stored, so a rejected request
-// leaves the registry as it was. Errors are JSON {"error","message"} with
+// leaves the registry as it was. Every change to the identity store is
+// audited (actor "admin"); a change made but not recorded is answered 500
+// and logged at error level. Errors are JSON {"error","message"} with
 // no internal detail; the detail goes to the log.
 package admin
 

@@ -27,12 +27,10 @@ import (
 	"crypto/rsa"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -46,12 +44,10 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	_ "modernc.org/sqlite"
 
-	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store/memory"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/oauth"
-	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -161,23 +157,13 @@ type exchangeBench struct {
 // dir.
 func newExchangeBench(b *testing.B, dir string, st gateway.Store) *exchangeBench {
 	b.Helper()
-	upstream, err := samltest.NewIdP(benchBase + "/upstream-idp/metadata")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "idp.xml"), upstream.Metadata(benchBase+"/upstream-idp/sso"), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	writeUpstreamIdP(b, dir, benchBase)
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}
 	env := &exchangeBench{auth: "Basic " + basicCredentials(benchClient, benchSecret)}
 	if env.extKey, err = jwk.FromRaw(priv); err != nil {
-		b.Fatal(err)
-	}
-	pub, err := env.extKey.PublicKey()
-	if err != nil {
 		b.Fatal(err)
 	}
 	for _, kv := range []struct {
@@ -187,37 +173,9 @@ func newExchangeBench(b *testing.B, dir string, st gateway.Store) *exchangeBench
 		if err := env.extKey.Set(kv.k, kv.v); err != nil {
 			b.Fatal(err)
 		}
-		if err := pub.Set(kv.k, kv.v); err != nil {
-			b.Fatal(err)
-		}
 	}
-	set := jwk.NewSet()
-	if err := set.AddKey(pub); err != nil {
-		b.Fatal(err)
-	}
-	js, err := json.Marshal(set)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "corp-jwks.json"), js, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	yaml := fmt.Sprintf(`external_url: %q
-listen: "127.0.0.1:0"
-store:
-  dsn: gatehouse.db
-keys:
-  dir: keys
-identity_source:
-  saml:
-    metadata_file: idp.xml
-    attributes:
-      email: email
-    acs_endpoints:
-      - region: us-east-1
-        url: %q
-oauth:
-  signing_alg: ES256
+	writeJWKS(b, dir, "corp-jwks.json", env.extKey)
+	cfg := loadGatewayConfig(b, dir, gatewayYAML(benchBase, fmt.Sprintf(`  signing_alg: ES256
   clients:
     - id: %s
       secret: %s
@@ -234,17 +192,7 @@ oauth:
   data_services:
     - audience: %q
       scopes: [warehouse.read, warehouse.write]
-`, benchBase, benchBase+"/saml/acs", benchClient, benchSecret, oauth.GrantTokenExchange, benchService, benchIssuer, benchAudience, benchService)
-	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(cfg.Keys.Dir, 0o700); err != nil {
-		b.Fatal(err)
-	}
+`, benchClient, benchSecret, oauth.GrantTokenExchange, benchService, benchIssuer, benchAudience, benchService)))
 	g, err := gateway.New(context.Background(), cfg, gateway.Options{Store: st})
 	if err != nil {
 		b.Fatal(err)

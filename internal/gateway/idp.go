@@ -234,6 +234,7 @@ func (g *Gateway) idpRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+portal.SignOutPath, g.portal.SignOutHandler(g.sp.EndSession))
 	admin.Routes(mux, g.adminToken, g.apps)
 	admin.AuditRoutes(mux, g.adminToken, g.audit, g.log)
+	admin.DirectoryRoutes(mux, g.adminToken, g.store, g.audit, g.now, g.log)
 }
 
 // IdPEntityID returns the app-facing IdP's entity ID.

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store/memory"
 	"github.com/gatehouse-dev/gatehouse/oauth"
-	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -43,40 +39,14 @@ type flowEnv struct {
 func startFlowGateway(t *testing.T) *flowEnv {
 	t.Helper()
 	dir := t.TempDir()
-	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	upstream, err := samltest.NewIdP(srv.URL + "/upstream-idp/metadata")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp.xml"), upstream.Metadata(srv.URL+"/upstream-idp/sso"), 0o600))
+	srv, setHandler := lateServer(t)
+	writeUpstreamIdP(t, dir, srv.URL)
 
 	env := &flowEnv{base: srv.URL, dir: dir, extKey: newSigningJWK(t, "corp-1"), clientKey: newSigningJWK(t, "keyed-1")}
-	writeJWKS := func(name string, k jwk.Key) {
-		pub, err := k.PublicKey()
-		require.NoError(t, err)
-		set := jwk.NewSet()
-		require.NoError(t, set.AddKey(pub))
-		b, err := json.Marshal(set)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o600))
-	}
-	writeJWKS("corp-jwks.json", env.extKey)
-	writeJWKS("keyed-jwks.json", env.clientKey)
+	writeJWKS(t, dir, "corp-jwks.json", env.extKey)
+	writeJWKS(t, dir, "keyed-jwks.json", env.clientKey)
 
-	yaml := fmt.Sprintf(`external_url: %q
-listen: "127.0.0.1:0"
-store:
-  dsn: gatehouse.db
-keys:
-  dir: keys
-identity_source:
-  saml:
-    metadata_file: idp.xml
-    acs_endpoints:
-      - region: us-east-1
-        url: %q
-oauth:
-  clients:
+	cfg := loadGatewayConfig(t, dir, gatewayYAML(srv.URL, fmt.Sprintf(`  clients:
     - id: agent
       secret: s3cret
       grant_types: [%q, %q]
@@ -101,15 +71,10 @@ oauth:
   data_services:
     - audience: %q
       scopes: [warehouse.read, warehouse.write]
-`, srv.URL, srv.URL+"/saml/acs",
-		oauth.GrantTokenExchange, oauth.GrantJWTBearer, warehouse,
+`, oauth.GrantTokenExchange, oauth.GrantJWTBearer, warehouse,
 		oauth.GrantTokenExchange, warehouse,
 		oauth.GrantDeviceCode, warehouse,
-		extIssuer, extAudience, srv.URL+"/oauth/token", warehouse)
-	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	require.NoError(t, cfg.Validate())
-	require.NoError(t, os.MkdirAll(cfg.Keys.Dir, 0o700))
+		extIssuer, extAudience, srv.URL+"/oauth/token", warehouse)))
 
 	env.store = memory.New()
 	u, err := env.store.CreateUser(t.Context(), sp.User{UserName: "alice", Email: "alice@example.com", Groups: []string{"eng"}, Active: true})
@@ -121,7 +86,7 @@ oauth:
 	env.gw, err = gateway.New(t.Context(), cfg, gateway.Options{Store: env.store})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = env.gw.Close() })
-	h = env.gw.Handler()
+	setHandler(env.gw.Handler())
 	b, err := os.ReadFile(cfg.Admin.TokenFile)
 	require.NoError(t, err)
 	env.adminToken = strings.TrimSpace(string(b))

@@ -9,10 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +24,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store/memory"
 	"github.com/gatehouse-dev/gatehouse/oauth"
-	"github.com/gatehouse-dev/gatehouse/saml/samltest"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -57,13 +53,8 @@ func newSigningJWK(t *testing.T, kid string) jwk.Key {
 func startOAuthGateway(t *testing.T, signingAlg string, dropAlg bool) (*oauthEnv, error) {
 	t.Helper()
 	dir := t.TempDir()
-	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-
-	upstream, err := samltest.NewIdP(srv.URL + "/upstream-idp/metadata")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp.xml"), upstream.Metadata(srv.URL+"/upstream-idp/sso"), 0o600))
+	srv, setHandler := lateServer(t)
+	writeUpstreamIdP(t, dir, srv.URL)
 
 	env := &oauthEnv{base: srv.URL, extKey: newSigningJWK(t, "corp-1")}
 	pub, err := env.extKey.PublicKey()
@@ -71,28 +62,9 @@ func startOAuthGateway(t *testing.T, signingAlg string, dropAlg bool) (*oauthEnv
 	if dropAlg {
 		require.NoError(t, pub.Remove(jwk.AlgorithmKey))
 	}
-	set := jwk.NewSet()
-	require.NoError(t, set.AddKey(pub))
-	b, err := json.Marshal(set)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "corp-jwks.json"), b, 0o600))
+	writeJWKS(t, dir, "corp-jwks.json", pub)
 
-	yaml := fmt.Sprintf(`external_url: %q
-listen: "127.0.0.1:0"
-store:
-  dsn: gatehouse.db
-keys:
-  dir: keys
-identity_source:
-  saml:
-    metadata_file: idp.xml
-    attributes:
-      email: email
-    acs_endpoints:
-      - region: us-east-1
-        url: %q
-oauth:
-  signing_alg: %s
+	cfg := loadGatewayConfig(t, dir, gatewayYAML(srv.URL, fmt.Sprintf(`  signing_alg: %s
   clients:
     - id: agent
       secret: s3cret
@@ -109,11 +81,7 @@ oauth:
   data_services:
     - audience: %q
       scopes: [warehouse.read, warehouse.write]
-`, srv.URL, srv.URL+"/saml/acs", signingAlg, oauth.GrantTokenExchange, warehouse, extIssuer, extAudience, warehouse)
-	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	require.NoError(t, cfg.Validate())
-	require.NoError(t, os.MkdirAll(cfg.Keys.Dir, 0o700))
+`, signingAlg, oauth.GrantTokenExchange, warehouse, extIssuer, extAudience, warehouse)))
 
 	st := memory.New()
 	u, err := st.CreateUser(t.Context(), sp.User{UserName: "alice", Email: "alice@example.com", Groups: []string{"eng"}, Active: true})
@@ -126,7 +94,7 @@ oauth:
 	if err != nil {
 		return nil, err
 	}
-	h = g.Handler()
+	setHandler(g.Handler())
 	return env, nil
 }
 

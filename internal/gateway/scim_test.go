@@ -144,3 +144,36 @@ func TestSCIMProvisioningThroughGateway(t *testing.T) {
 	status, _ = env.scimDo(t, bearer, http.MethodGet, "/Users/"+id, "")
 	assert.Equal(t, http.StatusUnauthorized, status, "a revoked token is refused at once")
 }
+
+// TestAdminDirectoryThroughGateway: administrators manage users and
+// groups through /api/v1/admin; changes are audited with actor admin.
+func TestAdminDirectoryThroughGateway(t *testing.T) {
+	env := startFlowGateway(t)
+	status, body := env.adminDo(t, http.MethodPost, "/api/v1/admin/users", `{"user_name":"erin","email":"erin@example.com","given_name":"Erin"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var user map[string]any
+	require.NoError(t, json.Unmarshal(body, &user))
+	id := user["id"].(string)
+
+	status, body = env.adminDo(t, http.MethodPost, "/api/v1/admin/groups", `{"display_name":"auditors","members":["`+id+`"]}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+
+	status, body = env.adminDo(t, http.MethodGet, "/api/v1/admin/users?filter="+url.QueryEscape(`userName eq "ERIN"`), "")
+	require.Equal(t, http.StatusOK, status)
+	var list map[string]any
+	require.NoError(t, json.Unmarshal(body, &list))
+	assert.EqualValues(t, 1, list["total"])
+
+	session := env.signIn(t, id)
+	status, _ = env.adminDo(t, http.MethodPost, "/api/v1/admin/users/"+id+"/deactivate", "")
+	require.Equal(t, http.StatusOK, status)
+	_, err := env.store.GetSession(t.Context(), session, time.Now())
+	assert.ErrorIs(t, err, sp.ErrNotFound, "deactivation ends the user's sessions")
+
+	var types []string
+	for _, ev := range env.auditEvents(t, "type=admin.") {
+		types = append(types, ev["type"].(string))
+		assert.Equal(t, "admin", ev["actor"])
+	}
+	assert.Equal(t, []string{"admin.user.deactivated", "admin.group.created", "admin.user.created"}, types)
+}

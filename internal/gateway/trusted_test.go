@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,26 +84,15 @@ func (s *syncBuffer) String() string {
 func startGateway(t *testing.T, o gwOptions) (*gwEnv, error) {
 	t.Helper()
 	dir := t.TempDir()
-	var h atomic.Pointer[http.Handler]
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := h.Load(); p != nil {
-			(*p).ServeHTTP(w, r)
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(srv.Close)
-
-	upstream, err := samltest.NewIdP(srv.URL + "/upstream-idp/metadata")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "idp.xml"), upstream.Metadata(srv.URL+"/upstream-idp/sso"), 0o600))
+	srv, setHandler := lateServer(t)
+	upstream := writeUpstreamIdP(t, dir, srv.URL)
 
 	var issuers strings.Builder
 	for _, is := range o.issuers {
 		src := fmt.Sprintf("jwks_url: %q", is.jwksURL)
 		if is.jwksURL == "" {
 			file := is.name + "-jwks.json"
-			require.NoError(t, os.WriteFile(filepath.Join(dir, file), jwksOf(t, is.key), 0o600))
+			writeJWKS(t, dir, file, is.key)
 			src = "jwks_file: " + file
 		}
 		fmt.Fprintf(&issuers, `
@@ -124,24 +111,7 @@ func startGateway(t *testing.T, o gwOptions) (*gwEnv, error) {
 	if signingAlg == "" {
 		signingAlg = config.AlgES256
 	}
-	yaml := fmt.Sprintf(`external_url: %q
-listen: "127.0.0.1:0"
-store:
-  dsn: gatehouse.db
-keys:
-  dir: keys
-identity_source:
-  saml:
-    metadata_file: idp.xml
-    allow_idp_initiated: %t
-    jit_provisioning: %t
-    attributes:
-      email: email
-    acs_endpoints:
-      - region: us-east-1
-        url: %q
-oauth:
-  signing_alg: %s
+	cfg := loadGatewayConfig(t, dir, gatewayYAML(srv.URL, fmt.Sprintf(`  signing_alg: %s
   clients:
     - id: agent
       secret: s3cret
@@ -151,11 +121,8 @@ oauth:
   data_services:
     - audience: %q
       scopes: [warehouse.read, warehouse.write]
-`, srv.URL, o.allowIdPInitiated, o.jit, srv.URL+"/saml/acs", signingAlg, oauth.GrantTokenExchange, warehouse, trusted, warehouse)
-	cfg, err := config.Parse([]byte(yaml), dir, func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	require.NoError(t, cfg.Validate())
-	require.NoError(t, os.MkdirAll(cfg.Keys.Dir, 0o700))
+`, signingAlg, oauth.GrantTokenExchange, warehouse, trusted, warehouse),
+		fmt.Sprintf("allow_idp_initiated: %t", o.allowIdPInitiated), fmt.Sprintf("jit_provisioning: %t", o.jit)))
 
 	st := memory.New()
 	env := &gwEnv{base: srv.URL, upstream: upstream, spEntity: cfg.IdentitySource.SAML.EntityID, users: map[string]string{}, store: st, logs: &syncBuffer{}}
@@ -175,21 +142,8 @@ oauth:
 	if err != nil {
 		return nil, err
 	}
-	handler := g.Handler()
-	h.Store(&handler)
+	setHandler(g.Handler())
 	return env, nil
-}
-
-// jwksOf is the JWK Set of key's public key.
-func jwksOf(t *testing.T, key jwk.Key) []byte {
-	t.Helper()
-	pub, err := key.PublicKey()
-	require.NoError(t, err)
-	set := jwk.NewSet()
-	require.NoError(t, set.AddKey(pub))
-	b, err := json.Marshal(set)
-	require.NoError(t, err)
-	return b
 }
 
 // exchangeToken posts a token exchange for the warehouse audience as the

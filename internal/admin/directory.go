@@ -1,0 +1,774 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/scim/filter"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+)
+
+// UsersPath and GroupsPath are the collections of the identity store
+// endpoints.
+const (
+	UsersPath  = "/api/v1/admin/users"
+	GroupsPath = "/api/v1/admin/groups"
+)
+
+// Body caps of the identity store endpoints.
+const (
+	// MaxDirectoryBody caps the body of user and group writes (64 KiB).
+	MaxDirectoryBody = 64 << 10
+	// MaxMembersBody caps the body of POST .../groups/{id}/members (1 MiB).
+	MaxMembersBody = 1 << 20
+	// DefaultListCount is the page size of a list without count.
+	DefaultListCount = 100
+)
+
+// Audit event types of the identity store endpoints.
+const (
+	EventAdminUserCreated        = "admin.user.created"
+	EventAdminUserReplaced       = "admin.user.replaced"
+	EventAdminUserDeleted        = "admin.user.deleted"
+	EventAdminUserDeactivated    = "admin.user.deactivated"
+	EventAdminUserActivated      = "admin.user.activated"
+	EventAdminGroupCreated       = "admin.group.created"
+	EventAdminGroupReplaced      = "admin.group.replaced"
+	EventAdminGroupDeleted       = "admin.group.deleted"
+	EventAdminGroupMembersChange = "admin.group.members_changed"
+)
+
+// Auditor records audit events; *audit.Log implements it. Record returns
+// only once the event is durable, or an error.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event) error
+}
+
+// DirectoryRoutes registers the identity store endpoints on mux, all
+// behind tok.Require:
+//
+//	GET    /api/v1/admin/users                        200 {"users":[...],"total":n}, 400, 503
+//	POST   /api/v1/admin/users                        201 user, 400, 409, 413, 415, 503
+//	GET    /api/v1/admin/users/{id}                   200 user, 404, 503
+//	PUT    /api/v1/admin/users/{id}                   200 user, 400, 404, 409, 412, 413, 415, 503
+//	DELETE /api/v1/admin/users/{id}                   204, 404, 503
+//	POST   /api/v1/admin/users/{id}/deactivate        200 user, 400, 404, 412, 503
+//	POST   /api/v1/admin/users/{id}/activate          200 user, 400, 404, 412, 503
+//	GET    /api/v1/admin/groups                       200 {"groups":[...],"total":n}, 400, 503
+//	POST   /api/v1/admin/groups                       201 group, 400, 409, 413, 415, 503
+//	GET    /api/v1/admin/groups/{id}                  200 group, 404, 503
+//	PUT    /api/v1/admin/groups/{id}                  200 group, 400, 404, 409, 412, 413, 415, 503
+//	DELETE /api/v1/admin/groups/{id}                  204, 404, 503
+//	POST   /api/v1/admin/groups/{id}/members          200 group, 400, 404, 412, 413, 415, 503
+//
+// Lists take the query parameters filter (a SCIM filter, RFC 7644 section
+// 3.4.2.2, on the SCIM attribute names: userName eq "alice"), start_index
+// (1-based, default 1) and count (0 to directory.MaxListCount, default
+// DefaultListCount; 0 returns only the total); unknown or repeated
+// parameters are 400. Items are ordered by creation time, then ID.
+//
+// Bodies are JSON objects (Content-Type application/json) decoded
+// strictly: unknown fields, read-only ones (groups, version, created_at,
+// updated_at) included, are 400 naming the field. User and group bodies
+// are capped at MaxDirectoryBody bytes, member changes
+// ({"add":[ids],"remove":[ids]}) at MaxMembersBody. PUT replaces every
+// writable field; a user's active, when omitted from PUT, keeps its
+// value (POST: true). PUT, deactivate, activate and members take an
+// optional If-Match: W/"<version>" ("<version>" and * also accepted);
+// another version is 412, a malformed header 400. Deactivation ends the
+// user's sessions and revokes its refresh tokens (the store does so).
+//
+// Every change is audited (actor "admin"; for users the subject is the
+// user ID); when the change was made but its record failed, the answer
+// is 500 audit_failed. Errors are {"error":code,"message":...}, the
+// message of a 400 being "<field>: <problem>"; store failures are logged
+// and answered 503 without detail.
+func DirectoryRoutes(mux *http.ServeMux, tok Token, st directory.Store, aud Auditor, now func() time.Time, logger *slog.Logger) {
+	if st == nil || aud == nil {
+		panic("admin: DirectoryRoutes needs a store and an auditor")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rt := &directoryRoutes{st: st, aud: aud, now: now, log: logger}
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, tok.Require(h)) }
+	handle("GET "+UsersPath, rt.listUsers)
+	handle("POST "+UsersPath, rt.createUser)
+	handle("GET "+UsersPath+"/{id}", rt.getUser)
+	handle("PUT "+UsersPath+"/{id}", rt.replaceUser)
+	handle("DELETE "+UsersPath+"/{id}", rt.deleteUser)
+	handle("POST "+UsersPath+"/{id}/deactivate", func(w http.ResponseWriter, r *http.Request) { rt.setActive(w, r, false) })
+	handle("POST "+UsersPath+"/{id}/activate", func(w http.ResponseWriter, r *http.Request) { rt.setActive(w, r, true) })
+	handle("GET "+GroupsPath, rt.listGroups)
+	handle("POST "+GroupsPath, rt.createGroup)
+	handle("GET "+GroupsPath+"/{id}", rt.getGroup)
+	handle("PUT "+GroupsPath+"/{id}", rt.replaceGroup)
+	handle("DELETE "+GroupsPath+"/{id}", rt.deleteGroup)
+	handle("POST "+GroupsPath+"/{id}/members", rt.patchMembers)
+}
+
+type directoryRoutes struct {
+	st  directory.Store
+	aud Auditor
+	now func() time.Time
+	log *slog.Logger
+}
+
+// emailJSON is one e-mail address in requests and responses.
+type emailJSON struct {
+	Value   string `json:"value"`
+	Type    string `json:"type"`
+	Primary bool   `json:"primary"`
+}
+
+// userRequest is the body of POST and PUT on users. ID is optional (POST:
+// the store picks one when empty; PUT: must match the URL). Email without
+// Emails becomes the primary address.
+type userRequest struct {
+	ID          string            `json:"id"`
+	UserName    string            `json:"user_name"`
+	ExternalID  string            `json:"external_id"`
+	GivenName   string            `json:"given_name"`
+	FamilyName  string            `json:"family_name"`
+	DisplayName string            `json:"display_name"`
+	Email       string            `json:"email"`
+	Emails      []emailJSON       `json:"emails"`
+	Active      *bool             `json:"active"`
+	Attributes  map[string]string `json:"attributes"`
+}
+
+func (q userRequest) user(active bool) directory.User {
+	u := directory.User{
+		ID: q.ID, UserName: q.UserName, ExternalID: q.ExternalID, GivenName: q.GivenName,
+		FamilyName: q.FamilyName, DisplayName: q.DisplayName, Email: q.Email, Active: active,
+		Attributes: q.Attributes,
+	}
+	if q.Active != nil {
+		u.Active = *q.Active
+	}
+	for _, e := range q.Emails {
+		u.Emails = append(u.Emails, directory.Email{Value: e.Value, Type: e.Type, Primary: e.Primary})
+	}
+	return u
+}
+
+// groupRefJSON names a group of a user.
+type groupRefJSON struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+// userView is a user in responses.
+type userView struct {
+	ID          string            `json:"id"`
+	UserName    string            `json:"user_name"`
+	ExternalID  string            `json:"external_id"`
+	GivenName   string            `json:"given_name"`
+	FamilyName  string            `json:"family_name"`
+	DisplayName string            `json:"display_name"`
+	Email       string            `json:"email"`
+	Emails      []emailJSON       `json:"emails"`
+	Active      bool              `json:"active"`
+	Attributes  map[string]string `json:"attributes"`
+	Groups      []groupRefJSON    `json:"groups"`
+	Version     int64             `json:"version"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+func userViewOf(u directory.User) userView {
+	v := userView{
+		ID: u.ID, UserName: u.UserName, ExternalID: u.ExternalID, GivenName: u.GivenName,
+		FamilyName: u.FamilyName, DisplayName: u.DisplayName, Email: u.Email, Active: u.Active,
+		Emails: make([]emailJSON, 0, len(u.Emails)), Attributes: maps.Clone(u.Attributes),
+		Groups: make([]groupRefJSON, 0, len(u.Groups)), Version: u.Version,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
+	}
+	if v.Attributes == nil {
+		v.Attributes = map[string]string{}
+	}
+	for _, e := range u.Emails {
+		v.Emails = append(v.Emails, emailJSON{Value: e.Value, Type: e.Type, Primary: e.Primary})
+	}
+	for _, g := range u.Groups {
+		v.Groups = append(v.Groups, groupRefJSON{ID: g.ID, DisplayName: g.DisplayName})
+	}
+	return v
+}
+
+// groupRequest is the body of POST and PUT on groups. ID is optional
+// (POST: the store picks one when empty; PUT: must match the URL).
+type groupRequest struct {
+	ID          string   `json:"id"`
+	DisplayName string   `json:"display_name"`
+	ExternalID  string   `json:"external_id"`
+	Members     []string `json:"members"`
+}
+
+// groupView is a group in responses.
+type groupView struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	ExternalID  string    `json:"external_id"`
+	Members     []string  `json:"members"`
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func groupViewOf(g directory.Group) groupView {
+	v := groupView{
+		ID: g.ID, DisplayName: g.DisplayName, ExternalID: g.ExternalID, Members: slices.Clone(g.Members),
+		Version: g.Version, CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
+	}
+	if v.Members == nil {
+		v.Members = []string{}
+	}
+	return v
+}
+
+// membersRequest is the body of POST .../groups/{id}/members.
+type membersRequest struct {
+	Add    []string `json:"add"`
+	Remove []string `json:"remove"`
+}
+
+// --- users ---
+
+func (rt *directoryRoutes) listUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := parseDirectoryQuery(r.URL.RawQuery)
+	if err != nil {
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	page, err := rt.st.ListDirectoryUsers(r.Context(), q)
+	if err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	out := struct {
+		Users []userView `json:"users"`
+		Total int        `json:"total"`
+	}{Users: make([]userView, 0, len(page.Items)), Total: page.Total}
+	for _, u := range page.Items {
+		out.Users = append(out.Users, userViewOf(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (rt *directoryRoutes) getUser(w http.ResponseWriter, r *http.Request) {
+	u, err := rt.st.DirectoryUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	writeJSON(w, http.StatusOK, userViewOf(u))
+}
+
+func (rt *directoryRoutes) createUser(w http.ResponseWriter, r *http.Request) {
+	var req userRequest
+	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+		return
+	}
+	now := rt.now()
+	u, err := rt.st.CreateDirectoryUser(r.Context(), req.user(true), now)
+	if err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	details := map[string]string{
+		"attributes": strings.Join(changedUserAttributes(directory.User{}, u), ","),
+		"version":    strconv.FormatInt(u.Version, 10),
+	}
+	if !rt.record(w, r, EventAdminUserCreated, u.ID, now, details) {
+		return
+	}
+	w.Header().Set("Location", UsersPath+"/"+u.ID)
+	writeJSON(w, http.StatusCreated, userViewOf(u))
+}
+
+func (rt *directoryRoutes) replaceUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ifVersion, ok := ifMatchVersion(w, r)
+	if !ok {
+		return
+	}
+	var req userRequest
+	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+		return
+	}
+	if req.ID != "" && req.ID != id {
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", "id: does not match the user ID in the URL")
+		return
+	}
+	var before directory.User
+	now := rt.now()
+	u, err := rt.st.UpdateDirectoryUser(r.Context(), id, ifVersion, func(p *directory.User) error {
+		before = *p
+		next := req.user(p.Active)
+		next.ID = p.ID
+		return directory.ReplaceUserFields(next)(p)
+	}, now)
+	if err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	before = directory.NormalizeUser(before)
+	details := map[string]string{
+		"attributes": strings.Join(changedUserAttributes(before, u), ","),
+		"version":    strconv.FormatInt(u.Version, 10),
+	}
+	switch {
+	case before.Active && !u.Active:
+		details["deactivated"] = "true"
+	case !before.Active && u.Active:
+		details["activated"] = "true"
+	}
+	if !rt.record(w, r, EventAdminUserReplaced, u.ID, now, details) {
+		return
+	}
+	writeJSON(w, http.StatusOK, userViewOf(u))
+}
+
+func (rt *directoryRoutes) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	now := rt.now()
+	if err := rt.st.DeleteDirectoryUser(r.Context(), id, now); err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	if !rt.record(w, r, EventAdminUserDeleted, id, now, nil) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// setActive deactivates or activates the user; the store ends a
+// deactivated user's sessions and refresh tokens in the same transaction.
+func (rt *directoryRoutes) setActive(w http.ResponseWriter, r *http.Request, active bool) {
+	ifVersion, ok := ifMatchVersion(w, r)
+	if !ok {
+		return
+	}
+	var was bool
+	now := rt.now()
+	u, err := rt.st.UpdateDirectoryUser(r.Context(), r.PathValue("id"), ifVersion, func(p *directory.User) error {
+		was = p.Active
+		p.Active = active
+		return nil
+	}, now)
+	if err != nil {
+		rt.fail(w, r, err, kindUser)
+		return
+	}
+	event := EventAdminUserDeactivated
+	if active {
+		event = EventAdminUserActivated
+	}
+	details := map[string]string{
+		"changed": strconv.FormatBool(was != active),
+		"version": strconv.FormatInt(u.Version, 10),
+	}
+	if !rt.record(w, r, event, u.ID, now, details) {
+		return
+	}
+	writeJSON(w, http.StatusOK, userViewOf(u))
+}
+
+// changedUserAttributes names the fields (as the API names them) that
+// differ between two normalized users, sorted; custom attributes as
+// "attributes.<name>". Never values.
+func changedUserAttributes(a, b directory.User) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		same bool
+	}{
+		{"user_name", a.UserName == b.UserName},
+		{"external_id", a.ExternalID == b.ExternalID},
+		{"given_name", a.GivenName == b.GivenName},
+		{"family_name", a.FamilyName == b.FamilyName},
+		{"display_name", a.DisplayName == b.DisplayName},
+		{"emails", slices.Equal(a.Emails, b.Emails)},
+		{"active", a.Active == b.Active},
+	} {
+		if !f.same {
+			out = append(out, f.name)
+		}
+	}
+	keys := map[string]bool{}
+	for k := range a.Attributes {
+		keys[k] = true
+	}
+	for k := range b.Attributes {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		av, aok := a.Attributes[k]
+		bv, bok := b.Attributes[k]
+		if av != bv || aok != bok {
+			out = append(out, "attributes."+k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// --- groups ---
+
+func (rt *directoryRoutes) listGroups(w http.ResponseWriter, r *http.Request) {
+	q, err := parseDirectoryQuery(r.URL.RawQuery)
+	if err != nil {
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	page, err := rt.st.ListGroups(r.Context(), q)
+	if err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	out := struct {
+		Groups []groupView `json:"groups"`
+		Total  int         `json:"total"`
+	}{Groups: make([]groupView, 0, len(page.Items)), Total: page.Total}
+	for _, g := range page.Items {
+		out.Groups = append(out.Groups, groupViewOf(g))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (rt *directoryRoutes) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := rt.st.Group(r.Context(), r.PathValue("id"))
+	if err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	writeJSON(w, http.StatusOK, groupViewOf(g))
+}
+
+func (rt *directoryRoutes) createGroup(w http.ResponseWriter, r *http.Request) {
+	var req groupRequest
+	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+		return
+	}
+	now := rt.now()
+	g, err := rt.st.CreateGroup(r.Context(), directory.Group{
+		ID: req.ID, DisplayName: req.DisplayName, ExternalID: req.ExternalID, Members: req.Members,
+	}, now)
+	if err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	details := map[string]string{
+		"group_id": g.ID,
+		"members":  strconv.Itoa(len(g.Members)),
+		"version":  strconv.FormatInt(g.Version, 10),
+	}
+	if !rt.record(w, r, EventAdminGroupCreated, "", now, details) {
+		return
+	}
+	w.Header().Set("Location", GroupsPath+"/"+g.ID)
+	writeJSON(w, http.StatusCreated, groupViewOf(g))
+}
+
+func (rt *directoryRoutes) replaceGroup(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ifVersion, ok := ifMatchVersion(w, r)
+	if !ok {
+		return
+	}
+	var req groupRequest
+	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+		return
+	}
+	if req.ID != "" && req.ID != id {
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", "id: does not match the group ID in the URL")
+		return
+	}
+	var before directory.Group
+	now := rt.now()
+	g, err := rt.st.UpdateGroup(r.Context(), id, ifVersion, func(p *directory.Group) error {
+		before = *p
+		return directory.ReplaceGroupFields(directory.Group{
+			ID: p.ID, DisplayName: req.DisplayName, ExternalID: req.ExternalID, Members: req.Members,
+		})(p)
+	}, now)
+	if err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	before = directory.NormalizeGroup(before)
+	added, removed := directory.MemberDiff(before.Members, g.Members)
+	var changed []string
+	if before.DisplayName != g.DisplayName {
+		changed = append(changed, "display_name")
+	}
+	if before.ExternalID != g.ExternalID {
+		changed = append(changed, "external_id")
+	}
+	if len(added)+len(removed) > 0 {
+		changed = append(changed, "members")
+	}
+	details := map[string]string{
+		"group_id":        g.ID,
+		"attributes":      strings.Join(changed, ","),
+		"members_added":   strconv.Itoa(len(added)),
+		"members_removed": strconv.Itoa(len(removed)),
+		"members":         strconv.Itoa(len(g.Members)),
+		"version":         strconv.FormatInt(g.Version, 10),
+	}
+	if !rt.record(w, r, EventAdminGroupReplaced, "", now, details) {
+		return
+	}
+	writeJSON(w, http.StatusOK, groupViewOf(g))
+}
+
+func (rt *directoryRoutes) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	now := rt.now()
+	if err := rt.st.DeleteGroup(r.Context(), id, now); err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	if !rt.record(w, r, EventAdminGroupDeleted, "", now, map[string]string{"group_id": id}) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (rt *directoryRoutes) patchMembers(w http.ResponseWriter, r *http.Request) {
+	ifVersion, ok := ifMatchVersion(w, r)
+	if !ok {
+		return
+	}
+	var req membersRequest
+	if !decodeLimitedBody(w, r, &req, MaxMembersBody) {
+		return
+	}
+	now := rt.now()
+	g, err := rt.st.PatchGroupMembers(r.Context(), r.PathValue("id"), req.Add, req.Remove, ifVersion, now)
+	if err != nil {
+		rt.fail(w, r, err, kindGroup)
+		return
+	}
+	details := map[string]string{
+		"group_id": g.ID,
+		"add":      strconv.Itoa(len(req.Add)),
+		"remove":   strconv.Itoa(len(req.Remove)),
+		"members":  strconv.Itoa(len(g.Members)),
+		"version":  strconv.FormatInt(g.Version, 10),
+	}
+	if !rt.record(w, r, EventAdminGroupMembersChange, "", now, details) {
+		return
+	}
+	writeJSON(w, http.StatusOK, groupViewOf(g))
+}
+
+// --- shared ---
+
+// resourceKind names what a request is about in error messages.
+type resourceKind string
+
+const (
+	kindUser  resourceKind = "user"
+	kindGroup resourceKind = "group"
+)
+
+// record writes the audit event of a change that was made. When that
+// fails, it logs at error, answers 500 and returns false.
+func (rt *directoryRoutes) record(w http.ResponseWriter, r *http.Request, typ, subject string, now time.Time, details map[string]string) bool {
+	ctx := r.Context()
+	err := rt.aud.Record(ctx, audit.Event{
+		Time: now, Type: typ, Outcome: audit.Success, Actor: "admin", Subject: subject,
+		Source: server.ClientAddrFrom(ctx), RequestID: server.RequestIDFrom(ctx), Details: details,
+	})
+	if err == nil {
+		return true
+	}
+	rt.log.ErrorContext(ctx, "admin: the change was made but its audit record failed",
+		slog.String("event", typ), slog.String("subject", subject), slog.Any("details", details), slog.Any("error", err))
+	server.WriteJSONError(w, http.StatusInternalServerError, "audit_failed",
+		"the change was made, but the audit log could not record it")
+	return false
+}
+
+// fail maps a store error to its response; anything but the directory's
+// own errors is a store failure, logged here and answered generically.
+func (rt *directoryRoutes) fail(w http.ResponseWriter, r *http.Request, err error, kind resourceKind) {
+	var verr *directory.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", apiAttribute(verr.Attribute)+": "+verr.Reason)
+	case errors.Is(err, directory.ErrInvalid):
+		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", "body: not a valid "+string(kind))
+	case errors.Is(err, directory.ErrNotFound):
+		server.WriteJSONError(w, http.StatusNotFound, "not_found", "no "+string(kind)+" has this ID")
+	case errors.Is(err, directory.ErrConflict):
+		field := "user_name"
+		if kind == kindGroup {
+			field = "display_name"
+		}
+		server.WriteJSONError(w, http.StatusConflict, "conflict",
+			fmt.Sprintf("%s: another %s has this name (ignoring case), or the ID is taken", field, kind))
+	case errors.Is(err, directory.ErrPreconditionFailed):
+		server.WriteJSONError(w, http.StatusPreconditionFailed, "precondition_failed",
+			"If-Match: the "+string(kind)+" has another version; read it again")
+	default:
+		rt.log.ErrorContext(r.Context(), "admin: identity store request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		msg := "the identity store is unavailable"
+		if r.Method != http.MethodGet {
+			msg += "; nothing was changed"
+		}
+		server.WriteJSONError(w, http.StatusServiceUnavailable, "unavailable", msg)
+	}
+}
+
+// apiAttribute returns the API's name for a directory (SCIM) attribute
+// name.
+func apiAttribute(scim string) string {
+	switch scim {
+	case "userName":
+		return "user_name"
+	case "externalId":
+		return "external_id"
+	case "displayName":
+		return "display_name"
+	case "name.givenName":
+		return "given_name"
+	case "name.familyName":
+		return "family_name"
+	}
+	return scim
+}
+
+// ifMatchVersion returns the version an If-Match header asks for: 0
+// without one or for *, n for W/"n" or "n". Anything else (a list
+// included) is answered 400 and returns false.
+func ifMatchVersion(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	vals := r.Header.Values("If-Match")
+	if len(vals) == 0 {
+		return 0, true
+	}
+	h := strings.TrimSpace(vals[0])
+	if len(vals) == 1 && h == "*" {
+		return 0, true
+	}
+	tag := strings.TrimPrefix(h, "W/")
+	if len(vals) == 1 && len(tag) >= 3 && tag[0] == '"' && tag[len(tag)-1] == '"' {
+		if v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64); err == nil && v >= 1 {
+			return v, true
+		}
+	}
+	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", `If-Match: must be one W/"<version>" or *`)
+	return 0, false
+}
+
+// parseDirectoryQuery parses the query string of the user and group
+// lists: filter, start_index and count, each at most once.
+func parseDirectoryQuery(raw string) (directory.Query, error) {
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return directory.Query{}, errors.New("query: malformed")
+	}
+	q := directory.Query{StartIndex: 1, Count: DefaultListCount}
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		v := vals[k]
+		if len(v) != 1 {
+			return directory.Query{}, fmt.Errorf("%s: given more than once", paramName(k))
+		}
+		val := v[0]
+		switch k {
+		case "filter":
+			if val == "" {
+				continue
+			}
+			e, err := filter.Parse(val)
+			if err != nil {
+				var ferr *filter.Error
+				if errors.As(err, &ferr) {
+					return directory.Query{}, fmt.Errorf("filter: at offset %d: %s", ferr.Pos, ferr.Msg)
+				}
+				return directory.Query{}, errors.New("filter: not a valid SCIM filter")
+			}
+			q.Filter = e
+		case "start_index":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return directory.Query{}, errors.New("start_index: must be a whole number of at least 1")
+			}
+			q.StartIndex = n
+		case "count":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n > directory.MaxListCount {
+				return directory.Query{}, fmt.Errorf("count: must be between 0 and %d", directory.MaxListCount)
+			}
+			q.Count = n
+		default:
+			return directory.Query{}, fmt.Errorf("%s: unknown parameter", paramName(k))
+		}
+	}
+	return q, nil
+}
+
+// decodeLimitedBody reads a JSON object of at most limit bytes into v,
+// rejecting other media types, unknown fields and trailing data. On
+// failure it has written the error response.
+func decodeLimitedBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		server.WriteJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "body: Content-Type must be application/json")
+		return false
+	}
+	tooLarge := func() bool {
+		w.Header().Set("Connection", "close")
+		server.WriteJSONError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			"body: larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		return false
+	}
+	if r.ContentLength > limit {
+		return tooLarge()
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge()
+	}
+	msg := jsonProblem(err)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		msg = "body: must be a JSON object, not " + typeErr.Value
+	case msg == "body: not a valid application object":
+		msg = "body: not a valid JSON object"
+	}
+	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", msg)
+	return false
+}
