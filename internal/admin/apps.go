@@ -198,26 +198,54 @@ func (rt *routes) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decodeBody reads a JSON object of at most MaxApplicationBody bytes into
-// v, rejecting other media types, unknown fields and trailing data. On
-// failure it has written the error response.
+// v (see readJSONBody).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	return readJSONBody(w, r, v, bodyRules{limit: MaxApplicationBody})
+}
+
+// bodyRules say how readJSONBody treats a request body.
+type bodyRules struct {
+	limit int64
+	// optional accepts no body at all (no Content-Type and no bytes) and
+	// an empty JSON body, leaving v as it is.
+	optional bool
+	// describe may give a decoding error a more precise message than
+	// jsonProblem's; "" keeps jsonProblem's.
+	describe func(err error) string
+}
+
+// readJSONBody reads a JSON object of at most rules.limit bytes into v,
+// rejecting other media types, unknown fields and trailing data. On
+// failure it has written the error response: 415, 413 (and the
+// connection closed) or 400 with "<field>: <problem>".
+func readJSONBody(w http.ResponseWriter, r *http.Request, v any, rules bodyRules) bool {
+	tooLarge := func() bool {
+		w.Header().Set("Connection", "close")
+		server.WriteJSONError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			"body: larger than "+strconv.FormatInt(rules.limit, 10)+" bytes")
+		return false
+	}
+	if r.ContentLength > rules.limit {
+		return tooLarge()
+	}
+	body := http.MaxBytesReader(w, r.Body, rules.limit)
+	if rules.optional && r.Header.Get("Content-Type") == "" {
+		var one [1]byte
+		if n, _ := io.ReadFull(body, one[:]); n == 0 {
+			return true
+		}
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		server.WriteJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "body: Content-Type must be application/json")
 		return false
 	}
-	tooLarge := func() bool {
-		w.Header().Set("Connection", "close")
-		server.WriteJSONError(w, http.StatusRequestEntityTooLarge, "request_too_large",
-			"body: larger than "+strconv.Itoa(MaxApplicationBody)+" bytes")
-		return false
-	}
-	if r.ContentLength > MaxApplicationBody {
-		return tooLarge()
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxApplicationBody))
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err = dec.Decode(v)
+	if rules.optional && errors.Is(err, io.EOF) {
+		return true // an empty JSON body: the defaults
+	}
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errTrailing
@@ -230,8 +258,26 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if errors.As(err, &mbe) {
 		return tooLarge()
 	}
-	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", jsonProblem(err))
+	msg := jsonProblem(err)
+	if rules.describe != nil {
+		if m := rules.describe(err); m != "" {
+			msg = m
+		}
+	}
+	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", msg)
 	return false
+}
+
+// notAnObject describes a body that is valid JSON but not an object.
+func notAnObject(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field == "" {
+		return "body: must be a JSON object, not " + typeErr.Value
+	}
+	if jsonProblem(err) == "body: not a valid application object" {
+		return "body: not a valid JSON object"
+	}
+	return ""
 }
 
 var errTrailing = errors.New("trailing data")

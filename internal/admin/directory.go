@@ -2,13 +2,10 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -728,47 +725,8 @@ func parseDirectoryQuery(raw string) (directory.Query, error) {
 	return q, nil
 }
 
-// decodeLimitedBody reads a JSON object of at most limit bytes into v,
-// rejecting other media types, unknown fields and trailing data. On
-// failure it has written the error response.
+// decodeLimitedBody reads a JSON object of at most limit bytes into v
+// (see readJSONBody).
 func decodeLimitedBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		server.WriteJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "body: Content-Type must be application/json")
-		return false
-	}
-	tooLarge := func() bool {
-		w.Header().Set("Connection", "close")
-		server.WriteJSONError(w, http.StatusRequestEntityTooLarge, "request_too_large",
-			"body: larger than "+strconv.FormatInt(limit, 10)+" bytes")
-		return false
-	}
-	if r.ContentLength > limit {
-		return tooLarge()
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errTrailing
-		}
-	}
-	if err == nil {
-		return true
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge()
-	}
-	msg := jsonProblem(err)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		msg = "body: must be a JSON object, not " + typeErr.Value
-	case msg == "body: not a valid application object":
-		msg = "body: not a valid JSON object"
-	}
-	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", msg)
-	return false
+	return readJSONBody(w, r, v, bodyRules{limit: limit, describe: notAnObject})
 }

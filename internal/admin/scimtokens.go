@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
@@ -175,53 +172,11 @@ func (rt *scimTokenRoutes) fail(w http.ResponseWriter, r *http.Request, err erro
 // fields and nothing after it. On failure it has written the error
 // response.
 func decodeOptionalBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	tooLarge := func() bool {
-		w.Header().Set("Connection", "close")
-		server.WriteJSONError(w, http.StatusRequestEntityTooLarge, "request_too_large",
-			"body: larger than "+strconv.Itoa(MaxSCIMTokenBody)+" bytes")
-		return false
-	}
-	if r.ContentLength > MaxSCIMTokenBody {
-		return tooLarge()
-	}
-	body := http.MaxBytesReader(w, r.Body, MaxSCIMTokenBody)
-	if r.Header.Get("Content-Type") == "" {
-		var one [1]byte
-		if n, _ := io.ReadFull(body, one[:]); n == 0 {
-			return true
+	return readJSONBody(w, r, v, bodyRules{limit: MaxSCIMTokenBody, optional: true, describe: func(err error) string {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field == "expires_in_days" {
+			return "expires_in_days: must be a whole number of days, not " + typeErr.Value
 		}
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		server.WriteJSONError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "body: Content-Type must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if errors.Is(err, io.EOF) {
-		return true // an empty JSON body: the defaults
-	}
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errTrailing
-		}
-	}
-	if err == nil {
-		return true
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge()
-	}
-	var typeErr *json.UnmarshalTypeError
-	msg := jsonProblem(err)
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field == "expires_in_days":
-		msg = "expires_in_days: must be a whole number of days, not " + typeErr.Value
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		msg = "body: must be a JSON object, not " + typeErr.Value
-	}
-	server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", msg)
-	return false
+		return notAnObject(err)
+	}})
 }
