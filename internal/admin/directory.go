@@ -106,19 +106,20 @@ func DirectoryRoutes(mux *http.ServeMux, tok Token, st directory.Store, aud Audi
 	}
 	rt := &directoryRoutes{st: st, aud: aud, now: now, log: logger}
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, tok.Require(h)) }
-	handle("GET "+UsersPath, rt.listUsers)
-	handle("POST "+UsersPath, rt.createUser)
-	handle("GET "+UsersPath+"/{id}", rt.getUser)
-	handle("PUT "+UsersPath+"/{id}", rt.replaceUser)
-	handle("DELETE "+UsersPath+"/{id}", rt.deleteUser)
-	handle("POST "+UsersPath+"/{id}/deactivate", func(w http.ResponseWriter, r *http.Request) { rt.setActive(w, r, false) })
-	handle("POST "+UsersPath+"/{id}/activate", func(w http.ResponseWriter, r *http.Request) { rt.setActive(w, r, true) })
-	handle("GET "+GroupsPath, rt.listGroups)
-	handle("POST "+GroupsPath, rt.createGroup)
-	handle("GET "+GroupsPath+"/{id}", rt.getGroup)
-	handle("PUT "+GroupsPath+"/{id}", rt.replaceGroup)
-	handle("DELETE "+GroupsPath+"/{id}", rt.deleteGroup)
-	handle("POST "+GroupsPath+"/{id}/members", rt.patchMembers)
+	users, groups := newUserRoutes(rt), newGroupRoutes(rt)
+	handle("GET "+UsersPath, users.serveList)
+	handle("POST "+UsersPath, users.serveCreate)
+	handle("GET "+UsersPath+"/{id}", users.serveGet)
+	handle("PUT "+UsersPath+"/{id}", users.serveReplace)
+	handle("DELETE "+UsersPath+"/{id}", users.serveDelete)
+	handle("POST "+UsersPath+"/{id}/deactivate", setActive(users, false))
+	handle("POST "+UsersPath+"/{id}/activate", setActive(users, true))
+	handle("GET "+GroupsPath, groups.serveList)
+	handle("POST "+GroupsPath, groups.serveCreate)
+	handle("GET "+GroupsPath+"/{id}", groups.serveGet)
+	handle("PUT "+GroupsPath+"/{id}", groups.serveReplace)
+	handle("DELETE "+GroupsPath+"/{id}", groups.serveDelete)
+	handle("POST "+GroupsPath+"/{id}/members", patchMembers(groups))
 }
 
 type directoryRoutes struct {
@@ -247,86 +248,224 @@ type membersRequest struct {
 	Remove []string `json:"remove"`
 }
 
-// --- users ---
+// --- the shared flow ---
 
-func (rt *directoryRoutes) listUsers(w http.ResponseWriter, r *http.Request) {
+// entityRoutes serves the HTTP flow that users and groups share: list,
+// read, create, replace, delete and the changes that take If-Match, with
+// their store errors and audit records. What differs is given as
+// functions of the entity T, its request body Q and its view V;
+// userRoutes and groupRoutes build them. An entityRoutes is immutable
+// once built.
+type entityRoutes[T, Q, V any] struct {
+	rt   *directoryRoutes
+	kind resourceKind
+	path string // the collection, for Location
+	// ident returns the entity's ID.
+	ident func(T) string
+	// view returns the entity as served; listBody wraps a page of views.
+	view     func(T) V
+	listBody func(items []V, total int) any
+
+	// Store calls.
+	list   func(ctx context.Context, q directory.Query) (directory.Page[T], error)
+	get    func(ctx context.Context, id string) (T, error)
+	create func(ctx context.Context, t T, now time.Time) (T, error)
+	update func(ctx context.Context, id string, ifVersion int64, fn func(*T) error, now time.Time) (T, error)
+	delete func(ctx context.Context, id string, now time.Time) error
+
+	// requestID returns the optional ID of a body; fromRequest is the
+	// entity a POST creates; replace edits the stored entity into the one
+	// a PUT asks for (run inside update, so possibly more than once).
+	requestID   func(Q) string
+	fromRequest func(Q) T
+	replace     func(req Q, p *T) error
+
+	// Audit records: event types, details (never values), and whether
+	// the entity's ID is the event's subject. replacedDetails gets the
+	// stored entity before the change as read, not normalized.
+	created, replaced, deleted string
+	createdDetails             func(T) map[string]string
+	replacedDetails            func(before, after T) map[string]string
+	deletedKey                 string // names the ID in a deletion's details; "" for none
+	idIsSubject                bool
+}
+
+// changeFunc writes a change at ifVersion and now, and returns the
+// entity and the audit details of the change.
+type changeFunc[T any] func(ctx context.Context, ifVersion int64, now time.Time) (T, map[string]string, error)
+
+// subject is the audit subject of a change of the entity id.
+func (e *entityRoutes[T, Q, V]) subject(id string) string {
+	if e.idIsSubject {
+		return id
+	}
+	return ""
+}
+
+func (e *entityRoutes[T, Q, V]) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e.rt.fail(w, r, err, e.kind)
+}
+
+func (e *entityRoutes[T, Q, V]) serveList(w http.ResponseWriter, r *http.Request) {
 	q, err := parseDirectoryQuery(r.URL.RawQuery)
 	if err != nil {
 		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	page, err := rt.st.ListDirectoryUsers(r.Context(), q)
+	page, err := e.list(r.Context(), q)
 	if err != nil {
-		rt.fail(w, r, err, kindUser)
+		e.fail(w, r, err)
 		return
 	}
-	out := struct {
-		Users []userView `json:"users"`
-		Total int        `json:"total"`
-	}{Users: make([]userView, 0, len(page.Items)), Total: page.Total}
-	for _, u := range page.Items {
-		out.Users = append(out.Users, userViewOf(u))
+	views := make([]V, 0, len(page.Items))
+	for _, t := range page.Items {
+		views = append(views, e.view(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, e.listBody(views, page.Total))
 }
 
-func (rt *directoryRoutes) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := rt.st.DirectoryUser(r.Context(), r.PathValue("id"))
+func (e *entityRoutes[T, Q, V]) serveGet(w http.ResponseWriter, r *http.Request) {
+	t, err := e.get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		rt.fail(w, r, err, kindUser)
+		e.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userViewOf(u))
+	writeJSON(w, http.StatusOK, e.view(t))
 }
 
-func (rt *directoryRoutes) createUser(w http.ResponseWriter, r *http.Request) {
-	var req userRequest
+func (e *entityRoutes[T, Q, V]) serveCreate(w http.ResponseWriter, r *http.Request) {
+	var req Q
 	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
 		return
 	}
-	now := rt.now()
-	u, err := rt.st.CreateDirectoryUser(r.Context(), req.user(true), now)
+	now := e.rt.now()
+	t, err := e.create(r.Context(), e.fromRequest(req), now)
 	if err != nil {
-		rt.fail(w, r, err, kindUser)
+		e.fail(w, r, err)
 		return
 	}
-	details := map[string]string{
-		"attributes": strings.Join(changedUserAttributes(directory.User{}, u), ","),
-		"version":    strconv.FormatInt(u.Version, 10),
-	}
-	if !rt.record(w, r, EventAdminUserCreated, u.ID, now, details) {
+	id := e.ident(t)
+	if !e.rt.record(w, r, e.created, e.subject(id), now, e.createdDetails(t)) {
 		return
 	}
-	w.Header().Set("Location", UsersPath+"/"+u.ID)
-	writeJSON(w, http.StatusCreated, userViewOf(u))
+	w.Header().Set("Location", e.path+"/"+id)
+	writeJSON(w, http.StatusCreated, e.view(t))
 }
 
-func (rt *directoryRoutes) replaceUser(w http.ResponseWriter, r *http.Request) {
+func (e *entityRoutes[T, Q, V]) serveReplace(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	e.change(w, r, e.replaced, func(w http.ResponseWriter, r *http.Request) (changeFunc[T], bool) {
+		var req Q
+		if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+			return nil, false
+		}
+		if rid := e.requestID(req); rid != "" && rid != id {
+			server.WriteJSONError(w, http.StatusBadRequest, "invalid_request",
+				"id: does not match the "+string(e.kind)+" ID in the URL")
+			return nil, false
+		}
+		return func(ctx context.Context, ifVersion int64, now time.Time) (T, map[string]string, error) {
+			var before T
+			t, err := e.update(ctx, id, ifVersion, func(p *T) error {
+				before = *p
+				return e.replace(req, p)
+			}, now)
+			if err != nil {
+				return t, nil, err
+			}
+			return t, e.replacedDetails(before, t), nil
+		}, true
+	})
+}
+
+func (e *entityRoutes[T, Q, V]) serveDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	now := e.rt.now()
+	if err := e.delete(r.Context(), id, now); err != nil {
+		e.fail(w, r, err)
+		return
+	}
+	var details map[string]string
+	if e.deletedKey != "" {
+		details = map[string]string{e.deletedKey: id}
+	}
+	if !e.rt.record(w, r, e.deleted, e.subject(id), now, details) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// change serves a change of the entity in the URL that takes If-Match:
+// it resolves If-Match, then prepare reads and checks the request
+// (answering itself and returning false when it is bad) and returns the
+// write, which is run, audited as event and answered 200 with the
+// entity.
+func (e *entityRoutes[T, Q, V]) change(w http.ResponseWriter, r *http.Request, event string,
+	prepare func(w http.ResponseWriter, r *http.Request) (changeFunc[T], bool)) {
 	ifVersion, ok := ifMatchVersion(w, r)
 	if !ok {
 		return
 	}
-	var req userRequest
-	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
+	write, ok := prepare(w, r)
+	if !ok {
 		return
 	}
-	if req.ID != "" && req.ID != id {
-		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", "id: does not match the user ID in the URL")
-		return
-	}
-	var before directory.User
-	now := rt.now()
-	u, err := rt.st.UpdateDirectoryUser(r.Context(), id, ifVersion, func(p *directory.User) error {
-		before = *p
-		next := req.user(p.Active)
-		next.ID = p.ID
-		return directory.ReplaceUserFields(next)(p)
-	}, now)
+	now := e.rt.now()
+	t, details, err := write(r.Context(), ifVersion, now)
 	if err != nil {
-		rt.fail(w, r, err, kindUser)
+		e.fail(w, r, err)
 		return
 	}
+	if !e.rt.record(w, r, event, e.subject(e.ident(t)), now, details) {
+		return
+	}
+	writeJSON(w, http.StatusOK, e.view(t))
+}
+
+// --- users ---
+
+// userRoutes serves the users endpoints.
+type userRoutes = entityRoutes[directory.User, userRequest, userView]
+
+func newUserRoutes(rt *directoryRoutes) *userRoutes {
+	return &userRoutes{
+		rt: rt, kind: kindUser, path: UsersPath,
+		ident: func(u directory.User) string { return u.ID },
+		view:  userViewOf,
+		listBody: func(items []userView, total int) any {
+			return struct {
+				Users []userView `json:"users"`
+				Total int        `json:"total"`
+			}{Users: items, Total: total}
+		},
+		list:   rt.st.ListDirectoryUsers,
+		get:    rt.st.DirectoryUser,
+		create: rt.st.CreateDirectoryUser,
+		update: rt.st.UpdateDirectoryUser,
+		delete: rt.st.DeleteDirectoryUser,
+
+		requestID:   func(q userRequest) string { return q.ID },
+		fromRequest: func(q userRequest) directory.User { return q.user(true) },
+		replace: func(q userRequest, p *directory.User) error {
+			next := q.user(p.Active)
+			next.ID = p.ID
+			return directory.ReplaceUserFields(next)(p)
+		},
+
+		created: EventAdminUserCreated, replaced: EventAdminUserReplaced, deleted: EventAdminUserDeleted,
+		createdDetails: func(u directory.User) map[string]string {
+			return map[string]string{
+				"attributes": strings.Join(changedUserAttributes(directory.User{}, u), ","),
+				"version":    strconv.FormatInt(u.Version, 10),
+			}
+		},
+		replacedDetails: userReplacedDetails,
+		idIsSubject:     true,
+	}
+}
+
+// userReplacedDetails are the audit details of a PUT on a user.
+func userReplacedDetails(before, u directory.User) map[string]string {
 	before = directory.NormalizeUser(before)
 	details := map[string]string{
 		"attributes": strings.Join(changedUserAttributes(before, u), ","),
@@ -338,55 +477,35 @@ func (rt *directoryRoutes) replaceUser(w http.ResponseWriter, r *http.Request) {
 	case !before.Active && u.Active:
 		details["activated"] = "true"
 	}
-	if !rt.record(w, r, EventAdminUserReplaced, u.ID, now, details) {
-		return
-	}
-	writeJSON(w, http.StatusOK, userViewOf(u))
-}
-
-func (rt *directoryRoutes) deleteUser(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	now := rt.now()
-	if err := rt.st.DeleteDirectoryUser(r.Context(), id, now); err != nil {
-		rt.fail(w, r, err, kindUser)
-		return
-	}
-	if !rt.record(w, r, EventAdminUserDeleted, id, now, nil) {
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return details
 }
 
 // setActive deactivates or activates the user; the store ends a
 // deactivated user's sessions and refresh tokens in the same transaction.
-func (rt *directoryRoutes) setActive(w http.ResponseWriter, r *http.Request, active bool) {
-	ifVersion, ok := ifMatchVersion(w, r)
-	if !ok {
-		return
-	}
-	var was bool
-	now := rt.now()
-	u, err := rt.st.UpdateDirectoryUser(r.Context(), r.PathValue("id"), ifVersion, func(p *directory.User) error {
-		was = p.Active
-		p.Active = active
-		return nil
-	}, now)
-	if err != nil {
-		rt.fail(w, r, err, kindUser)
-		return
-	}
+func setActive(users *userRoutes, active bool) http.HandlerFunc {
 	event := EventAdminUserDeactivated
 	if active {
 		event = EventAdminUserActivated
 	}
-	details := map[string]string{
-		"changed": strconv.FormatBool(was != active),
-		"version": strconv.FormatInt(u.Version, 10),
+	return func(w http.ResponseWriter, r *http.Request) {
+		users.change(w, r, event, func(http.ResponseWriter, *http.Request) (changeFunc[directory.User], bool) {
+			return func(ctx context.Context, ifVersion int64, now time.Time) (directory.User, map[string]string, error) {
+				var was bool
+				u, err := users.update(ctx, r.PathValue("id"), ifVersion, func(p *directory.User) error {
+					was = p.Active
+					p.Active = active
+					return nil
+				}, now)
+				if err != nil {
+					return u, nil, err
+				}
+				return u, map[string]string{
+					"changed": strconv.FormatBool(was != active),
+					"version": strconv.FormatInt(u.Version, 10),
+				}, nil
+			}, true
+		})
 	}
-	if !rt.record(w, r, event, u.ID, now, details) {
-		return
-	}
-	writeJSON(w, http.StatusOK, userViewOf(u))
 }
 
 // changedUserAttributes names the fields (as the API names them) that
@@ -430,87 +549,51 @@ func changedUserAttributes(a, b directory.User) []string {
 
 // --- groups ---
 
-func (rt *directoryRoutes) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, err := parseDirectoryQuery(r.URL.RawQuery)
-	if err != nil {
-		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
+// groupRoutes serves the groups endpoints.
+type groupRoutes = entityRoutes[directory.Group, groupRequest, groupView]
+
+func newGroupRoutes(rt *directoryRoutes) *groupRoutes {
+	return &groupRoutes{
+		rt: rt, kind: kindGroup, path: GroupsPath,
+		ident: func(g directory.Group) string { return g.ID },
+		view:  groupViewOf,
+		listBody: func(items []groupView, total int) any {
+			return struct {
+				Groups []groupView `json:"groups"`
+				Total  int         `json:"total"`
+			}{Groups: items, Total: total}
+		},
+		list:   rt.st.ListGroups,
+		get:    rt.st.Group,
+		create: rt.st.CreateGroup,
+		update: rt.st.UpdateGroup,
+		delete: rt.st.DeleteGroup,
+
+		requestID: func(q groupRequest) string { return q.ID },
+		fromRequest: func(q groupRequest) directory.Group {
+			return directory.Group{ID: q.ID, DisplayName: q.DisplayName, ExternalID: q.ExternalID, Members: q.Members}
+		},
+		replace: func(q groupRequest, p *directory.Group) error {
+			return directory.ReplaceGroupFields(directory.Group{
+				ID: p.ID, DisplayName: q.DisplayName, ExternalID: q.ExternalID, Members: q.Members,
+			})(p)
+		},
+
+		created: EventAdminGroupCreated, replaced: EventAdminGroupReplaced, deleted: EventAdminGroupDeleted,
+		createdDetails: func(g directory.Group) map[string]string {
+			return map[string]string{
+				"group_id": g.ID,
+				"members":  strconv.Itoa(len(g.Members)),
+				"version":  strconv.FormatInt(g.Version, 10),
+			}
+		},
+		replacedDetails: groupReplacedDetails,
+		deletedKey:      "group_id",
 	}
-	page, err := rt.st.ListGroups(r.Context(), q)
-	if err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
-	}
-	out := struct {
-		Groups []groupView `json:"groups"`
-		Total  int         `json:"total"`
-	}{Groups: make([]groupView, 0, len(page.Items)), Total: page.Total}
-	for _, g := range page.Items {
-		out.Groups = append(out.Groups, groupViewOf(g))
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
-func (rt *directoryRoutes) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := rt.st.Group(r.Context(), r.PathValue("id"))
-	if err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
-	}
-	writeJSON(w, http.StatusOK, groupViewOf(g))
-}
-
-func (rt *directoryRoutes) createGroup(w http.ResponseWriter, r *http.Request) {
-	var req groupRequest
-	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
-		return
-	}
-	now := rt.now()
-	g, err := rt.st.CreateGroup(r.Context(), directory.Group{
-		ID: req.ID, DisplayName: req.DisplayName, ExternalID: req.ExternalID, Members: req.Members,
-	}, now)
-	if err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
-	}
-	details := map[string]string{
-		"group_id": g.ID,
-		"members":  strconv.Itoa(len(g.Members)),
-		"version":  strconv.FormatInt(g.Version, 10),
-	}
-	if !rt.record(w, r, EventAdminGroupCreated, "", now, details) {
-		return
-	}
-	w.Header().Set("Location", GroupsPath+"/"+g.ID)
-	writeJSON(w, http.StatusCreated, groupViewOf(g))
-}
-
-func (rt *directoryRoutes) replaceGroup(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	ifVersion, ok := ifMatchVersion(w, r)
-	if !ok {
-		return
-	}
-	var req groupRequest
-	if !decodeLimitedBody(w, r, &req, MaxDirectoryBody) {
-		return
-	}
-	if req.ID != "" && req.ID != id {
-		server.WriteJSONError(w, http.StatusBadRequest, "invalid_request", "id: does not match the group ID in the URL")
-		return
-	}
-	var before directory.Group
-	now := rt.now()
-	g, err := rt.st.UpdateGroup(r.Context(), id, ifVersion, func(p *directory.Group) error {
-		before = *p
-		return directory.ReplaceGroupFields(directory.Group{
-			ID: p.ID, DisplayName: req.DisplayName, ExternalID: req.ExternalID, Members: req.Members,
-		})(p)
-	}, now)
-	if err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
-	}
+// groupReplacedDetails are the audit details of a PUT on a group.
+func groupReplacedDetails(before, g directory.Group) map[string]string {
 	before = directory.NormalizeGroup(before)
 	added, removed := directory.MemberDiff(before.Members, g.Members)
 	var changed []string
@@ -523,7 +606,7 @@ func (rt *directoryRoutes) replaceGroup(w http.ResponseWriter, r *http.Request) 
 	if len(added)+len(removed) > 0 {
 		changed = append(changed, "members")
 	}
-	details := map[string]string{
+	return map[string]string{
 		"group_id":        g.ID,
 		"attributes":      strings.Join(changed, ","),
 		"members_added":   strconv.Itoa(len(added)),
@@ -531,51 +614,32 @@ func (rt *directoryRoutes) replaceGroup(w http.ResponseWriter, r *http.Request) 
 		"members":         strconv.Itoa(len(g.Members)),
 		"version":         strconv.FormatInt(g.Version, 10),
 	}
-	if !rt.record(w, r, EventAdminGroupReplaced, "", now, details) {
-		return
-	}
-	writeJSON(w, http.StatusOK, groupViewOf(g))
 }
 
-func (rt *directoryRoutes) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	now := rt.now()
-	if err := rt.st.DeleteGroup(r.Context(), id, now); err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
+// patchMembers serves POST .../groups/{id}/members.
+func patchMembers(groups *groupRoutes) http.HandlerFunc {
+	st := groups.rt.st
+	return func(w http.ResponseWriter, r *http.Request) {
+		groups.change(w, r, EventAdminGroupMembersChange, func(w http.ResponseWriter, r *http.Request) (changeFunc[directory.Group], bool) {
+			var req membersRequest
+			if !decodeLimitedBody(w, r, &req, MaxMembersBody) {
+				return nil, false
+			}
+			return func(ctx context.Context, ifVersion int64, now time.Time) (directory.Group, map[string]string, error) {
+				g, err := st.PatchGroupMembers(ctx, r.PathValue("id"), req.Add, req.Remove, ifVersion, now)
+				if err != nil {
+					return g, nil, err
+				}
+				return g, map[string]string{
+					"group_id": g.ID,
+					"add":      strconv.Itoa(len(req.Add)),
+					"remove":   strconv.Itoa(len(req.Remove)),
+					"members":  strconv.Itoa(len(g.Members)),
+					"version":  strconv.FormatInt(g.Version, 10),
+				}, nil
+			}, true
+		})
 	}
-	if !rt.record(w, r, EventAdminGroupDeleted, "", now, map[string]string{"group_id": id}) {
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (rt *directoryRoutes) patchMembers(w http.ResponseWriter, r *http.Request) {
-	ifVersion, ok := ifMatchVersion(w, r)
-	if !ok {
-		return
-	}
-	var req membersRequest
-	if !decodeLimitedBody(w, r, &req, MaxMembersBody) {
-		return
-	}
-	now := rt.now()
-	g, err := rt.st.PatchGroupMembers(r.Context(), r.PathValue("id"), req.Add, req.Remove, ifVersion, now)
-	if err != nil {
-		rt.fail(w, r, err, kindGroup)
-		return
-	}
-	details := map[string]string{
-		"group_id": g.ID,
-		"add":      strconv.Itoa(len(req.Add)),
-		"remove":   strconv.Itoa(len(req.Remove)),
-		"members":  strconv.Itoa(len(g.Members)),
-		"version":  strconv.FormatInt(g.Version, 10),
-	}
-	if !rt.record(w, r, EventAdminGroupMembersChange, "", now, details) {
-		return
-	}
-	writeJSON(w, http.StatusOK, groupViewOf(g))
 }
 
 // --- shared ---
