@@ -31,6 +31,7 @@ Commands:
   credentials --account ID --role NAME  print AWS credential_process JSON
   accounts                              list the signed-in user's accounts and roles
   logout                                end the cached sign-in
+  admin --url URL <resource> <verb>     call the admin API (run "gatehouse admin -h")
 
 Run "gatehouse <command> -h" for the flags of a command.
 `
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, rest, stdout, stderr)
 	case "version":
 		return runVersion(rest, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

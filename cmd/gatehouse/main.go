@@ -3,18 +3,22 @@
 // SAML identity provider and an OAuth 2.0 token service.
 //
 // Commands: serve, check-config, demo, version, login, credentials,
-// accounts and logout (run "gatehouse help").
+// accounts, logout and admin (run "gatehouse help").
 //
 // Security model: serve validates the whole config, reporting every problem,
 // before it opens any listener; X-Forwarded-* headers are honoured only from
 // trusted_proxies; every listener has read, write, idle and header timeouts;
 // SIGTERM and SIGINT stop accepting connections and give in-flight requests
 // a bounded time to finish. Logs are JSON on stderr and never contain
-// secrets, cookies, tokens or request bodies.
+// secrets, cookies, tokens or request bodies. The admin command reads the
+// admin token from a file or GATEHOUSE_ADMIN_TOKEN, never from a flag; it
+// calls only https URLs (http only to a loopback address), follows no
+// redirects and bounds each request to 30 s.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -49,6 +53,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var re *reportedError
+		if errors.As(err, &re) {
+			os.Exit(re.code)
+		}
 		fmt.Fprintln(os.Stderr, "gatehouse:", err)
 		os.Exit(1)
 	}
