@@ -21,9 +21,9 @@
 // gatehouse_scim_token_auth_failures_total{reason="expired"}, which means
 // an identity provider still uses an expired token.
 //
-// Tokens live in a Store: MemoryStore for tests and embedding, or SQLStore,
-// a table of its own (scim_bearer_tokens, created by SQLStore.Migrate) in
-// the gateway's SQLite or PostgreSQL database.
+// Tokens live in a Store: MemoryStore for tests and embedding, or the
+// gateway's store (internal/store/sqlstore: table scim_bearer_tokens of
+// migration 7, in SQLite or PostgreSQL).
 //
 // # Security model
 //

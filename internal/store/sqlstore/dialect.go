@@ -14,7 +14,8 @@ import (
 // runs is written once in SQL that SQLite (3.35 or later) and PostgreSQL
 // both accept; the dialect only rewrites placeholders, recognises
 // uniqueness violations, checks connection settings at Open, takes the
-// PostgreSQL advisory locks that serialise migrations and audit appends,
+// PostgreSQL advisory locks that serialise migrations, audit appends and
+// SCIM token creations,
 // and selects the migration statements marked for one dialect.
 //
 // Portable choices the schema and queries rely on: times are BIGINT Unix
@@ -117,6 +118,29 @@ func (d Dialect) lockAudit(ctx context.Context, r runner) error {
 	}
 	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, auditLockKey); err != nil {
 		return fmt.Errorf("audit lock: %w", err)
+	}
+	return nil
+}
+
+// scimTokenLockKey is the PostgreSQL advisory lock key that serialises
+// SCIM token creations between processes ("ghscimtk" in ASCII, the key
+// scimtoken's own SQL store used, so instances of both versions exclude
+// each other during a rolling upgrade).
+const scimTokenLockKey int64 = 0x6768_7363_696d_746b
+
+// lockSCIMTokens takes, inside r's transaction, the lock that makes SCIM
+// token creations count the active tokens and insert one at a time, so
+// concurrent creations never exceed the limit. On SQLite opened with
+// SQLiteDSN the transaction already holds the database write lock since
+// BEGIN IMMEDIATE; PostgreSQL takes a transaction-scoped advisory lock,
+// without which concurrent READ COMMITTED transactions would each count
+// without the other's new row.
+func (d Dialect) lockSCIMTokens(ctx context.Context, r runner) error {
+	if d != PostgreSQL {
+		return nil
+	}
+	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, scimTokenLockKey); err != nil {
+		return fmt.Errorf("scim token lock: %w", err)
 	}
 	return nil
 }

@@ -88,6 +88,15 @@
 //     store.NormalizeAuditEvent), so a hostile value in one event cannot
 //     make PostgreSQL refuse the batch it shares with others. Cleanup
 //     never deletes audit events; nothing in this package updates them.
+//   - SCIM bearer tokens (scimtoken.Store) are stored under their hex
+//     SHA-256; the tokens themselves never reach the database.
+//     InsertToken counts the active tokens and inserts in one INSERT ...
+//     SELECT ... WHERE count < limit statement, in a transaction that
+//     first takes a lock (SQLite's write lock, or a PostgreSQL advisory
+//     lock), so of concurrent creations in any number of processes no
+//     more succeed than the limit allows. RevokeToken and TouchToken are
+//     single conditional UPDATEs: a token is revoked once, and concurrent
+//     touches write at most once per interval.
 //   - Identity store writes (directory.Store, and the sign-in writes of
 //     sp.UserDirectory) run in one transaction each, so they happen
 //     entirely or not at all; on PostgreSQL they first lock the row they

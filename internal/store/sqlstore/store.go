@@ -47,9 +47,6 @@ type Store struct {
 	now   func() time.Time
 	batch int
 	stmts *stmtCache
-	// SCIM bearer tokens live in table scimtoken.Table (migration 0007);
-	// scimtoken's SQL store implements their atomic two-active rule.
-	*scimtoken.SQLStore
 }
 
 var (
@@ -78,15 +75,6 @@ func Open(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*Stor
 		return nil, fmt.Errorf("sqlstore: CleanupBatchSize %d is negative", opts.CleanupBatchSize)
 	}
 	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize, stmts: newStmtCache(db, dialect)}
-	tokenDialect := scimtoken.SQLite
-	if dialect == PostgreSQL {
-		tokenDialect = scimtoken.PostgreSQL
-	}
-	tokens, err := scimtoken.NewSQLStore(db, tokenDialect)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
-	}
-	s.SQLStore = tokens
 	if s.now == nil {
 		s.now = time.Now
 	}

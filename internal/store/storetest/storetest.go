@@ -48,6 +48,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		RunAudit(t, func(t *testing.T) AuditStore { return newStore(t) })
 	})
 	t.Run("Directory", func(t *testing.T) { RunDirectory(t, newStore) })
+	t.Run("SCIMTokens", func(t *testing.T) {
+		RunSCIMTokens(t, func(t *testing.T) SCIMTokenStore { return newStore(t) })
+	})
 }
 
 func pending(id string, expires time.Time) sp.PendingRequest {
