@@ -512,36 +512,13 @@ func setActive(users *userRoutes, active bool) http.HandlerFunc {
 // differ between two normalized users, sorted; custom attributes as
 // "attributes.<name>". Never values.
 func changedUserAttributes(a, b directory.User) []string {
-	var out []string
-	for _, f := range []struct {
-		name string
-		same bool
-	}{
-		{"user_name", a.UserName == b.UserName},
-		{"external_id", a.ExternalID == b.ExternalID},
-		{"given_name", a.GivenName == b.GivenName},
-		{"family_name", a.FamilyName == b.FamilyName},
-		{"display_name", a.DisplayName == b.DisplayName},
-		{"emails", slices.Equal(a.Emails, b.Emails)},
-		{"active", a.Active == b.Active},
-	} {
-		if !f.same {
-			out = append(out, f.name)
-		}
+	fields, attrs := directory.ChangedFields(a, b)
+	out := make([]string, 0, len(fields)+len(attrs))
+	for _, f := range fields {
+		out = append(out, string(f))
 	}
-	keys := map[string]bool{}
-	for k := range a.Attributes {
-		keys[k] = true
-	}
-	for k := range b.Attributes {
-		keys[k] = true
-	}
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		av, aok := a.Attributes[k]
-		bv, bok := b.Attributes[k]
-		if av != bv || aok != bok {
-			out = append(out, "attributes."+k)
-		}
+	for _, k := range attrs {
+		out = append(out, "attributes."+k)
 	}
 	slices.Sort(out)
 	return out

@@ -84,41 +84,27 @@ func updatedUserDetails(before, u directory.User) map[string]string {
 	return details
 }
 
+// scimFieldNames are the SCIM names of the directory's user fields.
+var scimFieldNames = map[directory.UserField]string{
+	directory.FieldUserName:    "userName",
+	directory.FieldExternalID:  "externalId",
+	directory.FieldGivenName:   "name.givenName",
+	directory.FieldFamilyName:  "name.familyName",
+	directory.FieldDisplayName: "displayName",
+	directory.FieldEmails:      "emails",
+	directory.FieldActive:      "active",
+}
+
 // changedUserAttributes names the attributes that differ between two
 // users, sorted: SCIM names for fields, the custom attribute's name for
 // custom attributes. Never values.
 func changedUserAttributes(a, b directory.User) []string {
-	var out []string
-	for _, f := range []struct {
-		name string
-		same bool
-	}{
-		{"userName", a.UserName == b.UserName},
-		{"externalId", a.ExternalID == b.ExternalID},
-		{"displayName", a.DisplayName == b.DisplayName},
-		{"name.givenName", a.GivenName == b.GivenName},
-		{"name.familyName", a.FamilyName == b.FamilyName},
-		{"active", a.Active == b.Active},
-		{"emails", slices.Equal(a.Emails, b.Emails)},
-	} {
-		if !f.same {
-			out = append(out, f.name)
-		}
+	fields, attrs := directory.ChangedFields(a, b)
+	out := make([]string, 0, len(fields)+len(attrs))
+	for _, f := range fields {
+		out = append(out, scimFieldNames[f])
 	}
-	keys := map[string]bool{}
-	for k := range a.Attributes {
-		keys[k] = true
-	}
-	for k := range b.Attributes {
-		keys[k] = true
-	}
-	for k := range keys {
-		av, aok := a.Attributes[k]
-		bv, bok := b.Attributes[k]
-		if av != bv || aok != bok {
-			out = append(out, k)
-		}
-	}
+	out = append(out, attrs...)
 	slices.Sort(out)
 	return out
 }
