@@ -111,7 +111,14 @@ func (h *tokenHandler) revokeFamily(ctx context.Context, family string) {
 // activeUser looks up an existing, active user: unknown or disabled is
 // invalid_grant, a lookup failure server_error.
 func (h *tokenHandler) activeUser(ctx context.Context, id string) (Subject, *Error) {
-	s, err := h.users.UserByID(ctx, id)
+	return activeUser(ctx, h.users, id)
+}
+
+// activeUser looks the user up and requires it active: an unknown or
+// disabled user is invalid_grant, a lookup failure server_error (the
+// token may be fine; the store is not).
+func activeUser(ctx context.Context, users UserLookup, id string) (Subject, *Error) {
+	s, err := users.UserByID(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrUnknownUser) {
 			return Subject{}, NewError(ErrInvalidGrant, "unknown user").Wrap(err)

@@ -88,14 +88,10 @@ func (o OwnAccessTokens) ResolveSubject(ctx context.Context, tokenType, token st
 			return Subject{}, NewError(ErrInvalidGrant, "token is revoked")
 		}
 	}
-	s, err := o.Users.UserByID(ctx, tok.Subject())
-	if err != nil {
-		return Subject{}, NewError(ErrInvalidGrant, "unknown user").Wrap(err)
+	s, oe := activeUser(ctx, o.Users, tok.Subject())
+	if oe != nil {
+		return Subject{}, oe
 	}
-	if !s.Active {
-		return Subject{}, NewError(ErrInvalidGrant, "user is disabled")
-	}
-	s.UserID = tok.Subject()
 	s.Issuer = tok.Issuer()
 	s.JTI = tok.JwtID()
 	s.ExpiresAt = tok.Expiration()

@@ -136,6 +136,7 @@ func (a *memAudit) last() AuditEvent {
 }
 
 type tokenFixture struct {
+	ownV    *Validator // Gatehouse's own access tokens as subject tokens
 	k       testKeys
 	h       http.Handler
 	minter  *Minter
@@ -193,7 +194,7 @@ func newTokenFixture(t testing.TB) *tokenFixture {
 		Audit: audit,
 	})
 	require.NoError(t, err)
-	f := &tokenFixture{k: k, h: h, minter: minter, audit: audit, verify: verify}
+	f := &tokenFixture{k: k, h: h, minter: minter, audit: audit, verify: verify, ownV: own}
 	f.userTok = f.own(t, "user-1", nil)
 	return f
 }
@@ -522,4 +523,35 @@ func BenchmarkTokenExchange(b *testing.B) {
 			}
 		}
 	})
+}
+
+// downUsers fails every lookup, as an unreachable store does.
+type downUsers struct{}
+
+func (downUsers) UserByID(context.Context, string) (Subject, error) {
+	return Subject{}, errors.New("database is down")
+}
+
+// TestOwnAccessTokensUserLookupFailure: a store failure is server_error,
+// not invalid_grant ("unknown user"): the token may be fine.
+func TestOwnAccessTokensUserLookupFailure(t *testing.T) {
+	f := newTokenFixture(t)
+	for name, tc := range map[string]struct {
+		users UserLookup
+		code  ErrorCode
+	}{
+		"store down":   {downUsers{}, ErrServerError},
+		"unknown user": {memUsers{}, ErrInvalidGrant},
+	} {
+		t.Run(name, func(t *testing.T) {
+			own := OwnAccessTokens{Validator: f.ownV, Users: tc.users}
+			_, err := own.ResolveSubject(t.Context(), TokenTypeAccessToken, f.userTok)
+			require.Error(t, err)
+			assert.Equal(t, tc.code, AsError(err).Code)
+		})
+	}
+	own := OwnAccessTokens{Validator: f.ownV, Users: memUsers{"user-1": {UserName: "u", Active: true}}}
+	s, err := own.ResolveSubject(t.Context(), TokenTypeAccessToken, f.userTok)
+	require.NoError(t, err, "positive control")
+	assert.Equal(t, "user-1", s.UserID)
 }
