@@ -340,6 +340,7 @@ type remoteJWKS struct {
 	keys        []oauth.Key
 	fetchedAt   time.Time // last successful fetch
 	attemptedAt time.Time // last fetch attempt
+	fetching    bool      // a fetch is under way (without mu held)
 	lastErr     error
 }
 
@@ -399,27 +400,38 @@ func (r *remoteJWKS) Keys(ctx context.Context) ([]oauth.Key, error) {
 
 // get returns the usable keys, fetching first when they are missing, older
 // than jwksRefreshInterval, or force is set, and no attempt was made
-// within jwksMinRefreshGap. refreshed reports a successful fetch by this
+// within jwksMinRefreshGap. One caller fetches, without holding the lock;
+// the others meanwhile answer from the keys they have (or refuse while
+// there are none), so a slow JWKS host does not hold up requests the
+// cached keys can serve. refreshed reports a successful fetch by this
 // call. The error says why no key can be vouched for.
 func (r *remoteJWKS) get(ctx context.Context, force bool) (keys []oauth.Key, refreshed bool, err error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.now()
 	due := r.keys == nil || force || now.Sub(r.fetchedAt) >= jwksRefreshInterval
-	if due && (r.attemptedAt.IsZero() || now.Sub(r.attemptedAt) >= jwksMinRefreshGap) {
-		r.attemptedAt = now
-		ks, err := r.fetch(ctx)
-		if err != nil {
-			r.lastErr = err
+	start := due && !r.fetching && (r.attemptedAt.IsZero() || now.Sub(r.attemptedAt) >= jwksMinRefreshGap)
+	if start {
+		r.attemptedAt, r.fetching = now, true
+	}
+	r.mu.Unlock()
+	if start {
+		ks, ferr := r.fetch(ctx)
+		r.mu.Lock()
+		r.fetching = false
+		if ferr != nil {
+			r.lastErr = ferr
 			r.log.LogAttrs(ctx, slog.LevelError, "trusted token issuer: fetching the JWK Set failed",
 				slog.String("issuer", r.name), slog.String("jwks_url", r.logURL),
 				slog.Bool("last_good_keys_kept", r.keys != nil && now.Sub(r.fetchedAt) <= jwksMaxStaleness),
-				slog.Any("err", err))
+				slog.Any("err", ferr))
 		} else {
 			r.keys, r.fetchedAt, r.lastErr, refreshed = ks, now, nil, true
 		}
+		r.mu.Unlock()
 	}
-	if err := r.unavailable(now); err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.unavailable(r.now()); err != nil {
 		return nil, false, err
 	}
 	return r.keys, refreshed, nil

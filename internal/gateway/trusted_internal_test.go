@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,6 +166,57 @@ func TestRemoteJWKSStaleness(t *testing.T) {
 	now = now.Add(jwksMinRefreshGap)
 	_, err = r.Keys(t.Context())
 	require.NoError(t, err, "recovers")
+}
+
+// TestRemoteJWKSRefreshDoesNotBlock: while one caller refreshes from a
+// slow JWKS host, the others answer from the cached keys instead of
+// waiting for the fetch.
+func TestRemoteJWKSRefreshDoesNotBlock(t *testing.T) {
+	set := testJWKS(t, nil)
+	var calls atomic.Int32
+	second := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 2 {
+			close(second)
+			<-release
+		}
+		_, _ = w.Write(set)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	r, err := newRemoteJWKS("corp", srv.URL, nil, clock, nil)
+	require.NoError(t, err)
+	_, err = r.Keys(t.Context())
+	require.NoError(t, err)
+
+	mu.Lock()
+	now = now.Add(jwksRefreshInterval) // a refresh is due
+	mu.Unlock()
+	refreshed := make(chan error, 1)
+	go func() { _, err := r.Keys(context.Background()); refreshed <- err }()
+	<-second // the refresh is stuck at the host
+
+	got := make(chan error, 1)
+	go func() { _, err := r.Keys(context.Background()); got <- err }()
+	select {
+	case err := <-got:
+		require.NoError(t, err, "the cached keys serve while the refresh runs")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Keys waited for another caller's fetch")
+	}
+	close(release)
+	require.NoError(t, <-refreshed)
+	assert.EqualValues(t, 2, calls.Load(), "one refresh, not one per caller")
 }
 
 func TestSPVerifiers(t *testing.T) {
