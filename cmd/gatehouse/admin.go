@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 )
 
 const adminUsage = `Usage: gatehouse admin --url URL [--token-file FILE] <resource> <verb> [args]
@@ -474,7 +475,7 @@ func parseAdminURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !config.IsLoopbackHost(u.Hostname()) {
 			return nil, usageErrorf("--url: http is allowed only to a loopback address; use https")
 		}
 	default:
@@ -483,16 +484,6 @@ func parseAdminURL(raw string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
-}
-
-// isLoopbackHost reports whether host is "localhost" or a loopback IP
-// address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // adminToken reads the admin token from file (trimmed) or else from the

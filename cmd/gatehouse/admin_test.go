@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 )
 
 const testAdminToken = "test-admin-token-0123456789abcdef-xyz"
@@ -296,7 +298,7 @@ func FuzzAdminURL(f *testing.F) {
 		assert.NotEmpty(t, u.Host)
 		if u.Scheme != "https" {
 			assert.Equal(t, "http", u.Scheme)
-			assert.True(t, isLoopbackHost(u.Hostname()), raw)
+			assert.True(t, config.IsLoopbackHost(u.Hostname()), raw)
 		}
 	})
 }

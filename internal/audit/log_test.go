@@ -249,13 +249,3 @@ func TestEmitJSON(t *testing.T) {
 	assert.Equal(t, "bi", line.Audit.ClientID)
 	assert.Equal(t, []string{"svc"}, line.Audit.ActChain)
 }
-
-func TestQueryLimit(t *testing.T) {
-	l := newLog(t, &fakeStore{}, nil)
-	_, err := l.Query(t.Context(), Query{Limit: MaxLimit + 1})
-	require.Error(t, err)
-	_, err = l.Query(t.Context(), Query{Limit: -1})
-	require.Error(t, err)
-	_, err = l.Query(t.Context(), Query{})
-	require.NoError(t, err)
-}

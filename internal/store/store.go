@@ -166,3 +166,28 @@ func AuditTypeMatches(filter, typ string) bool {
 	}
 	return filter == "" || filter == typ
 }
+
+// GroupNames normalizes asserted group names (NormalizeGroups) and checks
+// each with directory.ValidateGroupName; nil stays nil.
+func GroupNames(names []string) ([]string, error) {
+	if names == nil {
+		return nil, nil
+	}
+	out := NormalizeGroups(names)
+	for _, n := range out {
+		if err := directory.ValidateGroupName(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// InvalidAttributes marks a directory validation failure of sign-in
+// attributes as sp.ErrInvalidAttributes, so the ACS rejects the sign-in
+// instead of reporting the store unavailable.
+func InvalidAttributes(err error) error {
+	if err != nil && errors.Is(err, directory.ErrInvalid) && !errors.Is(err, sp.ErrInvalidAttributes) {
+		return fmt.Errorf("%w: %w", sp.ErrInvalidAttributes, err)
+	}
+	return err
+}

@@ -21,7 +21,7 @@ func (s *Store) CreateUser(_ context.Context, u sp.User) (sp.User, error) {
 	if err != nil {
 		return sp.User{}, fmt.Errorf("memory: create user: %w", err)
 	}
-	names, err := groupNames(u.Groups)
+	names, err := store.GroupNames(u.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("memory: create user: %w", err)
 	}
@@ -36,21 +36,6 @@ func (s *Store) CreateUser(_ context.Context, u sp.User) (sp.User, error) {
 		s.setGroupsLocked(id, names, now)
 	}
 	return s.getLocked(id)
-}
-
-// groupNames normalizes asserted group names (store.NormalizeGroups) and
-// checks each with directory.ValidateGroupName; nil stays nil.
-func groupNames(names []string) ([]string, error) {
-	if names == nil {
-		return nil, nil
-	}
-	out := store.NormalizeGroups(names)
-	for _, n := range out {
-		if err := directory.ValidateGroupName(n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // GetUser returns the user by ID, or sp.ErrNotFound.
@@ -110,14 +95,14 @@ func (s *Store) LinkByUserName(_ context.Context, ext sp.ExternalIdentity) (sp.U
 // An existing user's Active flag is left as it is.
 func (s *Store) ProvisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	u, err := s.provisionExternal(ctx, ext, attrs, now)
-	return u, invalidAttributes(err)
+	return u, store.InvalidAttributes(err)
 }
 
 func (s *Store) provisionExternal(_ context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	if ext.Issuer == "" || ext.NameID == "" {
 		return sp.User{}, errors.New("memory: provision: empty issuer or NameID")
 	}
-	names, err := groupNames(attrs.Groups)
+	names, err := store.GroupNames(attrs.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("memory: provision: %w", err)
 	}
@@ -153,11 +138,11 @@ func (s *Store) provisionExternal(_ context.Context, ext sp.ExternalIdentity, at
 // something does. An unknown userID returns sp.ErrNotFound.
 func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	u, err := s.updateAttributesOnce(ctx, userID, attrs, now)
-	return u, invalidAttributes(err)
+	return u, store.InvalidAttributes(err)
 }
 
 func (s *Store) updateAttributesOnce(_ context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
-	names, err := groupNames(attrs.Groups)
+	names, err := store.GroupNames(attrs.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("memory: update user: %w", err)
 	}
@@ -170,7 +155,7 @@ func (s *Store) updateAttributesOnce(_ context.Context, userID string, attrs sp.
 }
 
 // updateLocked applies sign-in attributes (names: attrs.Groups checked by
-// groupNames) to the user, bumping its version once when anything
+// store.GroupNames) to the user, bumping its version once when anything
 // changes.
 func (s *Store) updateLocked(id string, attrs sp.UserAttributes, names []string, now time.Time) error {
 	cur, ok := s.userLocked(id)
@@ -216,14 +201,4 @@ func (s *Store) getLocked(id string) (sp.User, error) {
 		return sp.User{}, fmt.Errorf("memory: get user: %w", sp.ErrNotFound)
 	}
 	return directory.SPUser(u), nil
-}
-
-// invalidAttributes marks a directory validation failure of sign-in
-// attributes as sp.ErrInvalidAttributes, so the ACS rejects the sign-in
-// instead of reporting the store unavailable.
-func invalidAttributes(err error) error {
-	if err != nil && errors.Is(err, directory.ErrInvalid) && !errors.Is(err, sp.ErrInvalidAttributes) {
-		return fmt.Errorf("%w: %w", sp.ErrInvalidAttributes, err)
-	}
-	return err
 }

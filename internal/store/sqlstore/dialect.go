@@ -113,13 +113,7 @@ const auditLockKey int64 = 0x67682d6175646974
 // which a transaction holding lower identity values could commit after
 // one holding higher values.
 func (d Dialect) lockAudit(ctx context.Context, r runner) error {
-	if d != PostgreSQL {
-		return nil
-	}
-	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, auditLockKey); err != nil {
-		return fmt.Errorf("audit lock: %w", err)
-	}
-	return nil
+	return d.advisoryLock(ctx, r, auditLockKey, "audit lock")
 }
 
 // scimTokenLockKey is the PostgreSQL advisory lock key that serialises
@@ -136,11 +130,18 @@ const scimTokenLockKey int64 = 0x6768_7363_696d_746b
 // without which concurrent READ COMMITTED transactions would each count
 // without the other's new row.
 func (d Dialect) lockSCIMTokens(ctx context.Context, r runner) error {
+	return d.advisoryLock(ctx, r, scimTokenLockKey, "scim token lock")
+}
+
+// advisoryLock takes PostgreSQL's transaction-scoped advisory lock key in
+// r's transaction; on SQLite it does nothing, the transaction holding the
+// database write lock already.
+func (d Dialect) advisoryLock(ctx context.Context, r runner, key int64, what string) error {
 	if d != PostgreSQL {
 		return nil
 	}
-	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, scimTokenLockKey); err != nil {
-		return fmt.Errorf("scim token lock: %w", err)
+	if _, err := r.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, key); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

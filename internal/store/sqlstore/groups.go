@@ -366,7 +366,7 @@ func (s *Store) PatchGroupMembers(ctx context.Context, groupID string, add, remo
 }
 
 // setGroups makes the user a member of exactly the groups named (checked
-// by groupNames), found by display name ignoring case and created as
+// by store.GroupNames), found by display name ignoring case and created as
 // needed, and reports whether its memberships changed. Each existing
 // group that gains or loses the user gets a new version; the user's
 // version is the caller's. Callers run it inside their transaction.

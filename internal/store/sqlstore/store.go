@@ -220,21 +220,11 @@ func (s *Store) wrapAs(op string, err error, conflict error) error {
 
 // wrap maps a uniqueness violation to sp.ErrConflict and wraps any other
 // error, keeping the driver error in the chain.
-func (s *Store) wrap(op string, err error) error {
-	if s.d.isUniqueViolation(err) {
-		return fmt.Errorf("sqlstore: %s: %w: %w", op, sp.ErrConflict, err)
-	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
-}
+func (s *Store) wrap(op string, err error) error { return s.wrapAs(op, err, sp.ErrConflict) }
 
 // wrapOAuth is wrap for the OAuth and audit tables: a uniqueness violation
 // becomes oauth.ErrConflict, keeping the driver error in the chain.
-func (s *Store) wrapOAuth(op string, err error) error {
-	if s.d.isUniqueViolation(err) {
-		return fmt.Errorf("sqlstore: %s: %w: %w", op, oauth.ErrConflict, err)
-	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
-}
+func (s *Store) wrapOAuth(op string, err error) error { return s.wrapAs(op, err, oauth.ErrConflict) }
 
 // encodeList and decodeList convert string lists (scopes) to and from the
 // JSON arrays the schema keeps in TEXT columns. An empty list is stored as

@@ -23,7 +23,7 @@ func (s *Store) CreateUser(ctx context.Context, u sp.User) (sp.User, error) {
 	if err != nil {
 		return sp.User{}, fmt.Errorf("sqlstore: create user: %w", err)
 	}
-	names, err := groupNames(u.Groups)
+	names, err := store.GroupNames(u.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("sqlstore: create user: %w", err)
 	}
@@ -47,21 +47,6 @@ func (s *Store) CreateUser(ctx context.Context, u sp.User) (sp.User, error) {
 	})
 	if err != nil {
 		return sp.User{}, err
-	}
-	return out, nil
-}
-
-// groupNames normalizes asserted group names (store.NormalizeGroups) and
-// checks each with directory.ValidateGroupName; nil stays nil.
-func groupNames(names []string) ([]string, error) {
-	if names == nil {
-		return nil, nil
-	}
-	out := store.NormalizeGroups(names)
-	for _, n := range out {
-		if err := directory.ValidateGroupName(n); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
@@ -130,14 +115,14 @@ func (s *Store) LinkByUserName(ctx context.Context, ext sp.ExternalIdentity) (sp
 // account. An existing user's Active flag is left as it is.
 func (s *Store) ProvisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	u, err := s.provisionExternal(ctx, ext, attrs, now)
-	return u, invalidAttributes(err)
+	return u, store.InvalidAttributes(err)
 }
 
 func (s *Store) provisionExternal(ctx context.Context, ext sp.ExternalIdentity, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	if ext.Issuer == "" || ext.NameID == "" {
 		return sp.User{}, errors.New("sqlstore: provision: empty issuer or NameID")
 	}
-	names, err := groupNames(attrs.Groups)
+	names, err := store.GroupNames(attrs.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("sqlstore: provision: %w", err)
 	}
@@ -196,11 +181,11 @@ func (s *Store) provisionOnce(ctx context.Context, ext sp.ExternalIdentity, attr
 // returns sp.ErrNotFound.
 func (s *Store) UpdateAttributes(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
 	u, err := s.updateAttributesOnce(ctx, userID, attrs, now)
-	return u, invalidAttributes(err)
+	return u, store.InvalidAttributes(err)
 }
 
 func (s *Store) updateAttributesOnce(ctx context.Context, userID string, attrs sp.UserAttributes, now time.Time) (sp.User, error) {
-	names, err := groupNames(attrs.Groups)
+	names, err := store.GroupNames(attrs.Groups)
 	if err != nil {
 		return sp.User{}, fmt.Errorf("sqlstore: update user: %w", err)
 	}
@@ -244,7 +229,7 @@ func (s *Store) linkedUserID(ctx context.Context, q runner, ext sp.ExternalIdent
 }
 
 // updateAttributes applies sign-in attributes (names: attrs.Groups
-// checked by groupNames) to the locked user, giving it one new version
+// checked by store.GroupNames) to the locked user, giving it one new version
 // when anything changes. Callers run it inside their transaction.
 func (s *Store) updateAttributes(ctx context.Context, r runner, userID string, attrs sp.UserAttributes, names []string, now time.Time) error {
 	cur, err := s.lockedDirUser(ctx, r, userID)
@@ -289,14 +274,4 @@ func (s *Store) getUser(ctx context.Context, q runner, id string) (sp.User, erro
 		return sp.User{}, err
 	}
 	return directory.SPUser(u), nil
-}
-
-// invalidAttributes marks a directory validation failure of sign-in
-// attributes as sp.ErrInvalidAttributes, so the ACS rejects the sign-in
-// instead of reporting the store unavailable.
-func invalidAttributes(err error) error {
-	if err != nil && errors.Is(err, directory.ErrInvalid) && !errors.Is(err, sp.ErrInvalidAttributes) {
-		return fmt.Errorf("%w: %w", sp.ErrInvalidAttributes, err)
-	}
-	return err
 }
