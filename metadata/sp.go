@@ -110,11 +110,8 @@ func validateSPConfig(cfg SPConfig) error {
 	}
 	seen := make(map[string]int, len(cfg.ACS))
 	for i, a := range cfg.ACS {
-		if err := checkText("ACS URL", a.URL, 4096); err != nil {
-			return fmt.Errorf("%w: ACS[%d]: %w", ErrInvalidConfig, i, err)
-		}
-		if _, err := checkURL(a.URL); err != nil {
-			return fmt.Errorf("%w: ACS[%d]: %w", ErrInvalidConfig, i, err)
+		if err := checkEndpointURL(fmt.Sprintf("ACS[%d]", i), a.URL); err != nil {
+			return err
 		}
 		if j, dup := seen[a.URL]; dup {
 			return fmt.Errorf("%w: ACS[%d] repeats ACS[%d] %q", ErrInvalidConfig, i, j, a.URL)

@@ -661,10 +661,7 @@ func TestRingStaleJournal(t *testing.T) {
 			clock := newClock(firstAt)
 			r := openRing(t, dir, clockOpts(clock))
 			_, c0 := r.Current()
-			_, err := r.Rotate()
-			require.NoError(t, err)
-			require.NoError(t, r.Activate())
-			_, c1 := r.Current()
+			c1 := rotateAndActivate(t, r)
 			firstRecord, err := os.ReadFile(recordFile(dir))
 			require.NoError(t, err)
 			next, err := r.Rotate() // during the first grace period
@@ -993,16 +990,10 @@ func TestRingActivationRecordBinding(t *testing.T) {
 	clock := newClock(testNow)
 	r := openRing(t, dir, clockOpts(clock))
 	_, c0 := r.Current()
-	_, err := r.Rotate()
-	require.NoError(t, err)
-	require.NoError(t, r.Activate())
-	_, c1 := r.Current()
+	c1 := rotateAndActivate(t, r)
 	first, err := os.ReadFile(recordFile(dir))
 	require.NoError(t, err)
-	_, err = r.Rotate()
-	require.NoError(t, err)
-	require.NoError(t, r.Activate())
-	_, c2 := r.Current()
+	c2 := rotateAndActivate(t, r)
 	own, err := os.ReadFile(recordFile(dir))
 	require.NoError(t, err)
 	require.Equal(t, journalFor(c2, testNow, c1), own)
@@ -1090,4 +1081,15 @@ func FuzzParseActivation(f *testing.F) {
 		assert.Equal(t, a.previous, again.previous)
 		assert.True(t, a.at.Equal(again.at))
 	})
+}
+
+// rotateAndActivate rotates r and activates the new key, returning the
+// certificate that is current afterwards.
+func rotateAndActivate(t *testing.T, r *Ring) *x509.Certificate {
+	t.Helper()
+	_, err := r.Rotate()
+	require.NoError(t, err)
+	require.NoError(t, r.Activate())
+	_, c := r.Current()
+	return c
 }
