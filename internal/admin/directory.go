@@ -271,7 +271,7 @@ type entityRoutes[T, Q, V any] struct {
 	get    func(ctx context.Context, id string) (T, error)
 	create func(ctx context.Context, t T, now time.Time) (T, error)
 	update func(ctx context.Context, id string, ifVersion int64, fn func(*T) error, now time.Time) (T, error)
-	delete func(ctx context.Context, id string, now time.Time) error
+	delete func(ctx context.Context, id string, ifVersion int64, now time.Time) error
 
 	// requestID returns the optional ID of a body; fromRequest is the
 	// entity a POST creates; replace edits the stored entity into the one
@@ -381,7 +381,7 @@ func (e *entityRoutes[T, Q, V]) serveReplace(w http.ResponseWriter, r *http.Requ
 func (e *entityRoutes[T, Q, V]) serveDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	now := e.rt.now()
-	if err := e.delete(r.Context(), id, now); err != nil {
+	if err := e.delete(r.Context(), id, 0, now); err != nil {
 		e.fail(w, r, err)
 		return
 	}

@@ -257,8 +257,10 @@ type Store interface {
 	UpdateDirectoryUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error, now time.Time) (User, error)
 	// DeleteDirectoryUser deletes the user, its group memberships (a
 	// change of each group), its linked upstream identities and its
-	// sessions, and revokes its refresh tokens, in one transaction.
-	DeleteDirectoryUser(ctx context.Context, id string, now time.Time) error
+	// sessions, and revokes its refresh tokens, in one transaction. A
+	// non-zero ifVersion other than the user's version is
+	// ErrPreconditionFailed, and nothing is deleted.
+	DeleteDirectoryUser(ctx context.Context, id string, ifVersion int64, now time.Time) error
 	// ListDirectoryUsers returns the users q selects.
 	ListDirectoryUsers(ctx context.Context, q Query) (Page[User], error)
 
@@ -278,8 +280,8 @@ type Store interface {
 	// ReplaceGroup writes, in one transaction.
 	UpdateGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) error, now time.Time) (Group, error)
 	// DeleteGroup deletes the group and its memberships (a change of each
-	// member).
-	DeleteGroup(ctx context.Context, id string, now time.Time) error
+	// member); ifVersion as for DeleteDirectoryUser.
+	DeleteGroup(ctx context.Context, id string, ifVersion int64, now time.Time) error
 	// ListGroups returns the groups q selects.
 	ListGroups(ctx context.Context, q Query) (Page[Group], error)
 	// PatchGroupMembers removes the users in remove from the group, then

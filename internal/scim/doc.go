@@ -114,8 +114,8 @@
 //     compute the new resource inside the store's update function (which
 //     may run more than once and never calls the store), and the store
 //     validates it, so a failure anywhere leaves the resource unchanged.
-//     If-Match gives optimistic concurrency; for DELETE, whose store call
-//     takes no version, it is checked by a read just before the delete.
+//     If-Match gives optimistic concurrency, DELETE included: the store
+//     compares the version in the same transaction as the write.
 //   - Uniqueness: userName and group displayName are unique ignoring case
 //     (409 uniqueness), decided by the store.
 //   - Audit: every successful write is recorded (scim.user.created,

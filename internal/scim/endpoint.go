@@ -28,7 +28,7 @@ type endpoint[T any] struct {
 	list   func(ctx context.Context, q directory.Query, proj projection) (directory.Page[T], error)
 	create func(ctx context.Context, t T, now time.Time) (T, error)
 	update func(ctx context.Context, id string, ifVersion int64, fn func(*T) error, now time.Time) (T, error)
-	delete func(ctx context.Context, id string, now time.Time) error
+	delete func(ctx context.Context, id string, ifVersion int64, now time.Time) error
 
 	// fromDoc decodes the entity a POST creates.
 	fromDoc func(doc object) (T, error)
@@ -287,25 +287,13 @@ func (e *endpoint[T]) change(w http.ResponseWriter, r *http.Request, id string, 
 
 func (e *endpoint[T]) deleteOne(w http.ResponseWriter, r *http.Request, id string, now time.Time) {
 	ctx := r.Context()
-	if r.Header.Get("If-Match") != "" {
-		// The store's delete takes no version: the check is a read
-		// before the delete (a change between the two is not detected).
-		t, err := e.get(ctx, id)
-		if err != nil {
-			e.s.fail(w, r, err)
-			return
-		}
-		_, version := e.ident(t)
-		want, err := ifMatch(r, func() (int64, error) { return version, nil })
-		if err == nil {
-			err = directory.CheckVersion(want, version)
-		}
-		if err != nil {
-			e.s.fail(w, r, err)
-			return
-		}
+	// The store checks the version in the delete's own transaction.
+	ifVersion, err := ifMatch(r, e.currentVersion(r, id))
+	if err != nil {
+		e.s.fail(w, r, err)
+		return
 	}
-	if err := e.delete(ctx, id, now); err != nil {
+	if err := e.delete(ctx, id, ifVersion, now); err != nil {
 		e.s.fail(w, r, err)
 		return
 	}

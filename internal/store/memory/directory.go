@@ -237,12 +237,15 @@ func (s *Store) UpdateDirectoryUser(_ context.Context, id string, ifVersion int6
 
 // DeleteDirectoryUser deletes the user, its memberships, identity links
 // and sessions, and revokes its refresh tokens.
-func (s *Store) DeleteDirectoryUser(_ context.Context, id string, now time.Time) error {
+func (s *Store) DeleteDirectoryUser(_ context.Context, id string, ifVersion int64, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.dir.users[id]
 	if !ok {
 		return notFound("delete directory user")
+	}
+	if err := directory.CheckVersion(ifVersion, u.Version); err != nil {
+		return err
 	}
 	for gid := range s.dir.memberOf[id] {
 		delete(s.dir.groups[gid].members, id)
@@ -385,12 +388,15 @@ func (s *Store) UpdateGroup(_ context.Context, id string, ifVersion int64, fn fu
 }
 
 // DeleteGroup deletes the group and its memberships.
-func (s *Store) DeleteGroup(_ context.Context, id string, now time.Time) error {
+func (s *Store) DeleteGroup(_ context.Context, id string, ifVersion int64, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.dir.groups[id]
 	if !ok {
 		return notFound("delete group")
+	}
+	if err := directory.CheckVersion(ifVersion, rec.g.Version); err != nil {
+		return err
 	}
 	s.changeMembersLocked(id, nil, slices.Collect(maps.Keys(rec.members)), now)
 	delete(s.dir.groupFold, directory.Fold(rec.g.DisplayName))

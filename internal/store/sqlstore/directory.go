@@ -45,15 +45,21 @@ func (s *Store) dirUser(ctx context.Context, r runner, id string) (directory.Use
 // SQLite holds the write lock already) and returns directory.ErrNotFound
 // when there is none.
 func (s *Store) lockUser(ctx context.Context, r runner, id string) error {
+	_, err := s.lockUserVersion(ctx, r, id)
+	return err
+}
+
+// lockUserVersion is lockUser returning the user's version.
+func (s *Store) lockUserVersion(ctx context.Context, r runner, id string) (int64, error) {
 	var v int64
 	err := r.queryRow(ctx, `SELECT version FROM users WHERE id = ?`+s.d.forUpdate(), id).Scan(&v)
 	if errNoRows(err) {
-		return dirNotFound("lock user")
+		return 0, dirNotFound("lock user")
 	}
 	if err != nil {
-		return s.wrapDir("lock user", err)
+		return 0, s.wrapDir("lock user", err)
 	}
-	return nil
+	return v, nil
 }
 
 // lockedDirUser locks the user and reads it.
@@ -237,7 +243,7 @@ func (s *Store) UpdateDirectoryUser(ctx context.Context, id string, ifVersion in
 // DeleteDirectoryUser deletes the user (its e-mail rows, memberships and
 // identity links go with it: ON DELETE CASCADE) and its sessions, revokes
 // its refresh tokens and gives each of its groups a new version.
-func (s *Store) DeleteDirectoryUser(ctx context.Context, id string, now time.Time) error {
+func (s *Store) DeleteDirectoryUser(ctx context.Context, id string, ifVersion int64, now time.Time) error {
 	return s.inTxRetry(ctx, func(r runner) error {
 		// Groups before the user, in ID order, as membership changes
 		// lock them, so the two queue rather than deadlock.
@@ -252,7 +258,11 @@ func (s *Store) DeleteDirectoryUser(ctx context.Context, id string, now time.Tim
 			return s.wrapDir("lock groups of deleted user", err)
 		}
 		rows.Close()
-		if err := s.lockUser(ctx, r, id); err != nil {
+		v, err := s.lockUserVersion(ctx, r, id)
+		if err != nil {
+			return err
+		}
+		if err := directory.CheckVersion(ifVersion, v); err != nil {
 			return err
 		}
 		if _, err := r.exec(ctx,

@@ -316,8 +316,8 @@ func TestDirectoryMethodsAfterClose(t *testing.T) {
 					assert.NotErrorIs(t, err, sentinel, name)
 				}
 			}
-			require.ErrorIs(t, s.DeleteDirectoryUser(ctx, u.ID, testNow), ErrClosed)
-			require.ErrorIs(t, s.DeleteGroup(ctx, g.ID, testNow), ErrClosed)
+			require.ErrorIs(t, s.DeleteDirectoryUser(ctx, u.ID, 0, testNow), ErrClosed)
+			require.ErrorIs(t, s.DeleteGroup(ctx, g.ID, 0, testNow), ErrClosed)
 		})
 	}
 }

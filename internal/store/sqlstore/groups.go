@@ -223,9 +223,13 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn 
 
 // DeleteGroup deletes the group (its memberships go with it: ON DELETE
 // CASCADE) and gives each member a new version.
-func (s *Store) DeleteGroup(ctx context.Context, id string, now time.Time) error {
+func (s *Store) DeleteGroup(ctx context.Context, id string, ifVersion int64, now time.Time) error {
 	return s.inTxRetry(ctx, func(r runner) error {
-		if _, err := s.lockGroup(ctx, r, id); err != nil {
+		v, err := s.lockGroup(ctx, r, id)
+		if err != nil {
+			return err
+		}
+		if err := directory.CheckVersion(ifVersion, v); err != nil {
 			return err
 		}
 		if _, err := r.exec(ctx,

@@ -171,7 +171,7 @@ func testDirCreateUserErrors(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	t.Run("externalId is not unique", func(t *testing.T) {
 		u := mustCreateUser(t, s, directory.User{UserName: "alicia", ExternalID: "shared"}, base)
-		require.NoError(t, s.DeleteDirectoryUser(ctx, u.ID, base))
+		require.NoError(t, s.DeleteDirectoryUser(ctx, u.ID, 0, base))
 	})
 
 	valid := dirUser("erin")
@@ -243,14 +243,14 @@ func testDirNotFound(t *testing.T, newStore func(t *testing.T) Store) {
 			return err
 		}(),
 		"UpdateDirectoryUser": func() error { _, err := s.UpdateDirectoryUser(ctx, unknown, 0, noop, base); return err }(),
-		"DeleteDirectoryUser": s.DeleteDirectoryUser(ctx, unknown, base),
+		"DeleteDirectoryUser": s.DeleteDirectoryUser(ctx, unknown, 0, base),
 		"Group":               func() error { _, err := s.Group(ctx, unknown); return err }(),
 		"ReplaceGroup": func() error {
 			_, err := s.ReplaceGroup(ctx, directory.Group{ID: unknown, DisplayName: "x"}, 0, base)
 			return err
 		}(),
 		"UpdateGroup":       func() error { _, err := s.UpdateGroup(ctx, unknown, 0, noopGroup, base); return err }(),
-		"DeleteGroup":       s.DeleteGroup(ctx, unknown, base),
+		"DeleteGroup":       s.DeleteGroup(ctx, unknown, 0, base),
 		"PatchGroupMembers": func() error { _, err := s.PatchGroupMembers(ctx, unknown, []string{u.ID}, nil, 0, base); return err }(),
 		"group as user":     func() error { _, err := s.DirectoryUser(ctx, g.ID); return err }(),
 		"user as group":     func() error { _, err := s.Group(ctx, u.ID); return err }(),
@@ -557,7 +557,7 @@ func testDirDeleteUser(t *testing.T, newStore func(t *testing.T) Store) {
 	bobBefore := mustGetUser(t, s, bob.ID)
 
 	t1 := base.Add(time.Minute)
-	require.NoError(t, s.DeleteDirectoryUser(ctx, alice.ID, t1))
+	require.NoError(t, s.DeleteDirectoryUser(ctx, alice.ID, 0, t1))
 	_, err = s.DirectoryUser(ctx, alice.ID)
 	require.ErrorIs(t, err, directory.ErrNotFound)
 	_, err = s.GetUser(ctx, alice.ID)
@@ -574,12 +574,17 @@ func testDirDeleteUser(t *testing.T, newStore func(t *testing.T) Store) {
 	assert.Equal(t, ops, mustGetGroup(t, s, ops.ID), "other groups unchanged")
 	assert.Equal(t, bobBefore, mustGetUser(t, s, bob.ID), "other users unchanged")
 
-	require.ErrorIs(t, s.DeleteDirectoryUser(ctx, alice.ID, t1), directory.ErrNotFound)
+	require.ErrorIs(t, s.DeleteDirectoryUser(ctx, alice.ID, 0, t1), directory.ErrNotFound)
+	// A stale version deletes nothing; the current one does.
+	stale := mustCreateUser(t, s, directory.User{UserName: "stale"}, t1)
+	require.ErrorIs(t, s.DeleteDirectoryUser(ctx, stale.ID, stale.Version+1, t1), directory.ErrPreconditionFailed)
+	assert.Equal(t, stale, mustGetUser(t, s, stale.ID), "nothing deleted")
+	require.NoError(t, s.DeleteDirectoryUser(ctx, stale.ID, stale.Version, t1))
 	// The userName and the identity are free for a new user.
 	again := mustCreateUser(t, s, directory.User{UserName: "Alice"}, t1)
 	_, err = s.CreateUser(ctx, sp.User{UserName: "alice"})
 	require.ErrorIs(t, err, sp.ErrConflict, "ignoring case")
-	require.NoError(t, s.DeleteDirectoryUser(ctx, again.ID, t1))
+	require.NoError(t, s.DeleteDirectoryUser(ctx, again.ID, 0, t1))
 	again = mustCreateUser(t, s, directory.User{UserName: "alice"}, t1)
 	linked, err := s.LinkByUserName(ctx, sp.ExternalIdentity{Issuer: issuer, NameID: "alice"})
 	require.NoError(t, err)
@@ -704,14 +709,17 @@ func testDirGroups(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("delete", func(t *testing.T) {
 		before := mustGetUser(t, s, alice.ID)
 		t3 := t2.Add(time.Minute)
-		require.NoError(t, s.DeleteGroup(ctx, eng.ID, t3))
+		cur := mustGetGroup(t, s, eng.ID)
+		require.ErrorIs(t, s.DeleteGroup(ctx, eng.ID, cur.Version-1, t3), directory.ErrPreconditionFailed, "a stale version")
+		assert.Equal(t, cur, mustGetGroup(t, s, eng.ID), "nothing deleted")
+		require.NoError(t, s.DeleteGroup(ctx, eng.ID, cur.Version, t3))
 		_, err := s.Group(ctx, eng.ID)
 		require.ErrorIs(t, err, directory.ErrNotFound)
 		a := mustGetUser(t, s, alice.ID)
 		assert.Nil(t, a.Groups)
 		assert.Equal(t, before.Version+1, a.Version)
 		assert.Equal(t, t3, a.UpdatedAt)
-		require.ErrorIs(t, s.DeleteGroup(ctx, eng.ID, t3), directory.ErrNotFound)
+		require.ErrorIs(t, s.DeleteGroup(ctx, eng.ID, 0, t3), directory.ErrNotFound)
 		_, err = s.CreateGroup(ctx, directory.Group{DisplayName: "engineering"}, t3)
 		require.NoError(t, err, "the name is free again")
 		assert.Equal(t, 2, groupTotal())
@@ -831,7 +839,7 @@ func testDirConcurrentMembership(t *testing.T, newStore func(t *testing.T) Store
 	}
 	errs = race(Concurrency, func(i int) error {
 		if i%2 == 0 {
-			return s.DeleteDirectoryUser(ctx, users[i], base)
+			return s.DeleteDirectoryUser(ctx, users[i], 0, base)
 		}
 		_, err := s.PatchGroupMembers(ctx, groups[i%len(groups)], nil, []string{users[i]}, 0, base)
 		return err
