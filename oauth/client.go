@@ -248,7 +248,7 @@ func (a *clientAuthenticator) assertionClient(ctx context.Context, form map[stri
 		if errors.Is(err, ErrJTIReplayed) {
 			return nil, invalidClient(err)
 		}
-		return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return nil, unavailable().Wrap(err)
 	}
 	return c, nil
 }

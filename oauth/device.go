@@ -181,7 +181,7 @@ func (h *deviceHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// and expires unused.
 			h.log.LogAttrs(ctx, slog.LevelError, "audit of a device authorization failed; the codes are withheld",
 				slog.String("client_id", ev.ClientID), slog.Any("error", aErr))
-			WriteError(w, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(aErr))
+			WriteError(w, unavailable().Wrap(aErr))
 			return
 		}
 	}
@@ -239,8 +239,12 @@ func (h *deviceHandler) serve(w http.ResponseWriter, r *http.Request, now time.T
 		if errors.Is(err, ErrConflict) && attempt < deviceCreateAttempts {
 			continue
 		}
-		if err != nil {
+		if errors.Is(err, ErrConflict) {
+			// Every attempt collided: not an outage, a fault.
 			return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(fmt.Errorf("oauth: create device authorization (attempt %d): %w", attempt, err))
+		}
+		if err != nil {
+			return nil, unavailable().Wrap(fmt.Errorf("oauth: create device authorization (attempt %d): %w", attempt, err))
 		}
 		shown := FormatUserCode(userCode)
 		return &deviceResponse{
@@ -333,7 +337,7 @@ func (h *tokenHandler) deviceGrant(ctx context.Context, client *Client, form map
 		if errors.Is(err, ErrNotFound) {
 			return nil, NewError(ErrInvalidGrant, "device_code is invalid").Wrap(err)
 		}
-		return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return nil, unavailable().Wrap(err)
 	}
 	if d.ClientID != client.ID {
 		return nil, NewError(ErrInvalidGrant, "device_code was issued to another client")
@@ -359,13 +363,13 @@ func (h *tokenHandler) deviceGrant(ctx context.Context, client *Client, form map
 	}
 	if !d.LastPolledAt.IsZero() && now.Sub(d.LastPolledAt) < interval {
 		if err := h.devices.TouchDevice(ctx, hash, now, interval+deviceSlowDownStep); err != nil {
-			return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+			return nil, unavailable().Wrap(err)
 		}
 		return nil, NewError(ErrSlowDown, "polling too fast")
 	}
 	if d.Status == DevicePending {
 		if err := h.devices.TouchDevice(ctx, hash, now, interval); err != nil {
-			return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+			return nil, unavailable().Wrap(err)
 		}
 		return nil, NewError(ErrAuthorizationPending, "the user has not decided yet")
 	}
@@ -376,7 +380,7 @@ func (h *tokenHandler) deviceGrant(ctx context.Context, client *Client, form map
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 			return nil, NewError(ErrInvalidGrant, "device_code was already used").Wrap(err)
 		}
-		return nil, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return nil, unavailable().Wrap(err)
 	}
 	subj, oe := h.activeUser(ctx, d.UserID)
 	if oe != nil {

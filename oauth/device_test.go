@@ -531,13 +531,13 @@ func TestAuditFailureWithholdsTokens(t *testing.T) {
 		f := newTokenFixture(t)
 		requireIssued(t, f, f.do(f.validExchange())) // positive control
 		f.audit.failOn(AuditIssued)
-		requireOAuthError(t, f.do(f.validExchange()), ErrServerError)
+		requireOAuthError(t, f.do(f.validExchange()), ErrTemporarilyUnavailable)
 	})
 	t.Run("device code grant", func(t *testing.T) {
 		f := newDeviceFixture(t)
 		code := f.approved(t, "cli", "user-1", nil)
 		f.audit.failOn(AuditIssued)
-		requireOAuthError(t, f.poll("cli", code), ErrServerError)
+		requireOAuthError(t, f.poll("cli", code), ErrTemporarilyUnavailable)
 		require.Equal(t, 1, f.refresh.count())
 		for _, e := range f.refresh.tokens {
 			assert.True(t, f.refresh.familyRevoked(e.t.FamilyID), "the withheld refresh token's family is revoked")
@@ -551,13 +551,13 @@ func TestAuditFailureWithholdsTokens(t *testing.T) {
 		rt := f.grant(t, "cli", nil)["refresh_token"].(string)
 		stored, _ := f.refresh.byRaw(rt)
 		f.audit.failOn(AuditIssued)
-		requireOAuthError(t, f.useRefresh("cli", rt, nil), ErrServerError)
+		requireOAuthError(t, f.useRefresh("cli", rt, nil), ErrTemporarilyUnavailable)
 		assert.True(t, f.refresh.familyRevoked(stored.FamilyID))
 	})
 	t.Run("device authorization", func(t *testing.T) {
 		f := newDeviceFixture(t)
 		f.audit.failOn(AuditIssued)
-		requireOAuthError(t, post(f.device, url.Values{"client_id": {"cli"}}, ""), ErrServerError)
+		requireOAuthError(t, post(f.device, url.Values{"client_id": {"cli"}}, ""), ErrTemporarilyUnavailable)
 	})
 	t.Run("refusal audit failure leaves the answer unchanged", func(t *testing.T) {
 		f := newDeviceFixture(t)

@@ -150,6 +150,14 @@ func AsError(err error) *Error {
 	return NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
 }
 
+// unavailable is the error for a failure of a store (or of the audit log)
+// behind a request: 503 temporarily_unavailable, so that clients and load
+// balancers retry, possibly at another instance, rather than treat it as a
+// bug. Nothing was granted.
+func unavailable() *Error {
+	return NewError(ErrTemporarilyUnavailable, "the authorization server is temporarily unavailable")
+}
+
 // Realm is the realm announced in WWW-Authenticate for invalid_client.
 const Realm = "gatehouse"
 

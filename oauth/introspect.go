@@ -82,7 +82,7 @@ func (h *introspectionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	}
 	tok, ok, err := h.p.ownToken(ctx, raw, now)
 	if err != nil {
-		h.p.refuse(ctx, w, ev, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err), "introspection failed")
+		h.p.refuse(ctx, w, ev, unavailable().Wrap(err), "introspection failed")
 		return
 	}
 	resp := introspectionResponse{}
@@ -100,7 +100,7 @@ func (h *introspectionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		rt, found, err := h.p.peerRefreshToken(ctx, client, raw, now)
 		if err != nil {
 			ev.Reason = "introspection: "
-			h.p.refuse(ctx, w, ev, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err), "introspection failed")
+			h.p.refuse(ctx, w, ev, unavailable().Wrap(err), "introspection failed")
 			return
 		}
 		if found {

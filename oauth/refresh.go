@@ -123,7 +123,7 @@ func activeUser(ctx context.Context, users UserLookup, id string) (Subject, *Err
 		if errors.Is(err, ErrUnknownUser) {
 			return Subject{}, NewError(ErrInvalidGrant, "unknown user").Wrap(err)
 		}
-		return Subject{}, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return Subject{}, unavailable().Wrap(err)
 	}
 	if !s.Active {
 		return Subject{}, NewError(ErrInvalidGrant, "user is disabled")
@@ -211,7 +211,7 @@ func refreshStoreError(err error) *Error {
 	case errors.Is(err, ErrNotFound):
 		return NewError(ErrInvalidGrant, "refresh token is invalid").Wrap(err)
 	default:
-		return NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return unavailable().Wrap(err)
 	}
 }
 

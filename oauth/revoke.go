@@ -219,7 +219,7 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.p.refuse(ctx, w, ev, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err), "revocation failed")
+		h.p.refuse(ctx, w, ev, unavailable().Wrap(err), "revocation failed")
 		return
 	}
 	hd := w.Header()

@@ -82,7 +82,7 @@ func (o OwnAccessTokens) ResolveSubject(ctx context.Context, tokenType, token st
 	if o.Revocations != nil {
 		revoked, err := o.Revocations.IsRevoked(ctx, tok.JwtID(), o.Validator.now())
 		if err != nil {
-			return Subject{}, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+			return Subject{}, unavailable().Wrap(err)
 		}
 		if revoked {
 			return Subject{}, NewError(ErrInvalidGrant, "token is revoked")
@@ -332,7 +332,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if resp.RefreshToken != "" {
 				h.revokeFamily(ctx, ev.RefreshFamily)
 			}
-			WriteError(w, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(aErr))
+			WriteError(w, unavailable().Wrap(aErr))
 			return
 		}
 	}
@@ -593,7 +593,7 @@ func (h *tokenHandler) jwtBearer(ctx context.Context, form map[string]string, no
 		if errors.Is(err, ErrJTIReplayed) {
 			return Subject{}, NewError(ErrInvalidGrant, "assertion already used").Wrap(err)
 		}
-		return Subject{}, NewError(ErrServerError, defaultServerErrorDescribe).Wrap(err)
+		return Subject{}, unavailable().Wrap(err)
 	}
 	subj.Act = nil
 	return subj, nil

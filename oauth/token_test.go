@@ -532,15 +532,16 @@ func (downUsers) UserByID(context.Context, string) (Subject, error) {
 	return Subject{}, errors.New("database is down")
 }
 
-// TestOwnAccessTokensUserLookupFailure: a store failure is server_error,
-// not invalid_grant ("unknown user"): the token may be fine.
+// TestOwnAccessTokensUserLookupFailure: a store failure is
+// temporarily_unavailable (503, retried), not invalid_grant ("unknown
+// user"): the token may be fine.
 func TestOwnAccessTokensUserLookupFailure(t *testing.T) {
 	f := newTokenFixture(t)
 	for name, tc := range map[string]struct {
 		users UserLookup
 		code  ErrorCode
 	}{
-		"store down":   {downUsers{}, ErrServerError},
+		"store down":   {downUsers{}, ErrTemporarilyUnavailable},
 		"unknown user": {memUsers{}, ErrInvalidGrant},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -105,7 +105,7 @@ func (s *SP) ACSHandler() http.Handler {
 			rec := SignInRecord{Success: true, Reason: ReasonOK, Region: in.Region, UserID: in.User.ID, Issuer: in.Issuer, AuthnContext: in.Session.AuthnContextClassRef}
 			if aerr := s.audit.RecordSignIn(r.Context(), rec); aerr != nil {
 				// No session without its audit record.
-				if derr := s.sessions.DeleteSession(r.Context(), in.Session.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+				if derr := s.sm.Delete(r.Context(), in.Session.ID); derr != nil {
 					s.log.ErrorContext(r.Context(), "unaudited session could not be deleted", "err", derr)
 				}
 				s.metrics.signins.WithLabelValues("rejected", string(ReasonStoreUnavailable), in.Region).Inc()
@@ -118,7 +118,7 @@ func (s *SP) ACSHandler() http.Handler {
 		}
 		s.metrics.signins.WithLabelValues("accepted", string(ReasonOK), in.Region).Inc()
 		s.log.InfoContext(r.Context(), "saml sign-in", "user_id", in.User.ID, "region", in.Region)
-		s.setSessionCookie(w, r, in.Session)
+		s.sm.SetCookie(w, r, in.Session)
 		http.Redirect(w, r, in.ReturnTo, http.StatusSeeOther)
 	})
 }
@@ -170,18 +170,15 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 		return nil, withRegion(rj)
 	}
 
-	sess := Session{
-		ID:           randomToken(32),
+	sess, err := s.sm.Create(ctx, Session{
 		UserID:       user.ID,
-		CreatedAt:    now,
-		ExpiresAt:    now.Add(s.sessionLifetime),
 		AuthnInstant: a.AuthnInstant(),
 		SessionIndex: a.SessionIndex(),
 		Method:       "saml",
 
 		AuthnContextClassRef: a.AuthnContextClassRef(),
-	}
-	if err := s.sessions.CreateSession(ctx, sess); err != nil {
+	})
+	if err != nil {
 		return nil, withRegion(unavailable(err))
 	}
 	return &SignIn{Session: sess, User: user, ReturnTo: returnTo, Region: region.Name, Issuer: a.Issuer()}, nil

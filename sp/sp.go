@@ -155,7 +155,6 @@ type SP struct {
 	skew              time.Duration
 	maxAge            time.Duration
 	pendingLifetime   time.Duration
-	sessionLifetime   time.Duration
 	allowIdPInitiated bool
 	jit               bool
 	attrs             AttributeMap
@@ -166,7 +165,7 @@ type SP struct {
 	sigAlg            string
 	requests          RequestTracker
 	replay            ReplayCache
-	sessions          SessionStore
+	sm                *SessionManager
 	users             UserDirectory
 	requestURL        func(r *http.Request) *url.URL
 	health            HealthChecker
@@ -241,7 +240,6 @@ func New(cfg Config) (*SP, error) {
 		skew:              cfg.ClockSkew,
 		maxAge:            orDefault(cfg.MaxAssertionAge, 5*time.Minute),
 		pendingLifetime:   orDefault(cfg.PendingRequestLifetime, 10*time.Minute),
-		sessionLifetime:   orDefault(cfg.SessionLifetime, 8*time.Hour),
 		allowIdPInitiated: cfg.AllowIdPInitiated,
 		jit:               cfg.JITProvisioning,
 		attrs:             cfg.Attributes,
@@ -252,7 +250,6 @@ func New(cfg Config) (*SP, error) {
 		sigAlg:            cfg.SigAlg,
 		requests:          cfg.Requests,
 		replay:            cfg.Replay,
-		sessions:          cfg.Sessions,
 		users:             cfg.Users,
 		requestURL:        cfg.RequestURL,
 		health:            cfg.Health,
@@ -293,6 +290,14 @@ func New(cfg Config) (*SP, error) {
 		}
 		s.sigAlg = alg
 	}
+	sm, err := NewSessionManager(SessionManagerConfig{
+		Sessions: cfg.Sessions, Users: cfg.Users, Lifetime: cfg.SessionLifetime, CookieDomain: cfg.CookieDomain,
+		RequestURL: s.requestURL, Now: s.now, Logger: s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.sm = sm
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("sp: metrics: %w", err)

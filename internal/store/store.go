@@ -20,7 +20,20 @@
 // append audit batches all or none and never delete audit events, make
 // every identity store write all or none (deactivating or deleting a user
 // ends its sessions and revokes its refresh tokens in the same step), and
-// report any failure as an error so that callers fail closed.
+// report any failure as an error so that callers fail closed. For the
+// built-in sign-in (signin.CredentialStore) they keep sign-in flow IDs
+// only as hashes, count failures without losing concurrent ones, count
+// and add MFA devices, accept a TOTP time step and compare-and-set a
+// WebAuthn signature counter each in one atomic step (of concurrent
+// callers exactly one wins), complete a flow once (one of concurrent
+// deletes succeeds), and delete a user's password, failure state,
+// devices and flows with the user. For multi-account access
+// (access.Store) they create an assignment once per natural key (of
+// concurrent creations one creates it and all get its ID), compare-and-set
+// permission set versions (of concurrent updates exactly one wins), and
+// refuse, in the same transaction as the change, an assignment to an
+// unknown permission set or account and the deletion of a permission set
+// or account still assigned.
 package store
 
 import (
@@ -33,9 +46,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
+	"github.com/gatehouse-dev/gatehouse/internal/signin"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -53,6 +68,8 @@ type Store interface {
 	audit.Store
 	directory.Store
 	scimtoken.Store
+	signin.CredentialStore
+	access.Store
 	// CreateUser adds a user (random ID when u.ID is empty; groups set
 	// when u.Groups is non-nil, by display name, created as needed) and
 	// returns it; a user_name equal to another one's ignoring case (see
@@ -62,9 +79,10 @@ type Store interface {
 	CreateUser(ctx context.Context, u sp.User) (sp.User, error)
 	// Cleanup deletes expired pending requests, replay records,
 	// sessions, SSO states, access-token revocations (expiry before now),
-	// refresh tokens (their own or their family's expiry before now) and
+	// refresh tokens (their own or their family's expiry before now),
 	// device authorizations (expired for more than DeviceRetention) and
-	// returns how many it deleted. It never deletes audit events.
+	// sign-in flows (expiry not after now) and returns how many it
+	// deleted. It never deletes audit events.
 	Cleanup(ctx context.Context, now time.Time) (int64, error)
 }
 
@@ -165,6 +183,36 @@ func AuditTypeMatches(filter, typ string) bool {
 		return strings.HasPrefix(typ, filter)
 	}
 	return filter == "" || filter == typ
+}
+
+// CopyPermissionSet returns the form of ps both backends store and
+// return: a deep copy (slices, map, boundary) with empty lists and Tags
+// nil and the times in UTC, cut to the microsecond.
+func CopyPermissionSet(ps access.PermissionSet) access.PermissionSet {
+	ps.ManagedPolicies = slices.Clone(ps.ManagedPolicies)
+	if len(ps.ManagedPolicies) == 0 {
+		ps.ManagedPolicies = nil
+	}
+	ps.CustomerPolicies = slices.Clone(ps.CustomerPolicies)
+	if len(ps.CustomerPolicies) == 0 {
+		ps.CustomerPolicies = nil
+	}
+	if len(ps.Tags) == 0 {
+		ps.Tags = nil
+	} else {
+		ps.Tags = maps.Clone(ps.Tags)
+	}
+	if ps.Boundary != nil {
+		b := *ps.Boundary
+		if b.CustomerPolicy != nil {
+			c := *b.CustomerPolicy
+			b.CustomerPolicy = &c
+		}
+		ps.Boundary = &b
+	}
+	ps.CreatedAt = ps.CreatedAt.UTC().Truncate(time.Microsecond)
+	ps.UpdatedAt = ps.UpdatedAt.UTC().Truncate(time.Microsecond)
+	return ps
 }
 
 // GroupNames normalizes asserted group names (NormalizeGroups) and checks

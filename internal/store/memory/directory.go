@@ -259,6 +259,7 @@ func (s *Store) DeleteDirectoryUser(_ context.Context, id string, ifVersion int6
 	}
 	delete(s.linkedIssuers, id)
 	s.endAccessLocked(id)
+	s.deleteSignInLocked(id)
 	delete(s.dir.userFold, directory.Fold(u.UserName))
 	delete(s.dir.users, id)
 	return nil

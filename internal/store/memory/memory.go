@@ -45,6 +45,12 @@ type Store struct {
 	oauth *oauthTables
 	// SCIM bearer tokens.
 	*scimtoken.MemoryStore
+	// signin holds passwords, failure counters, MFA devices and sign-in
+	// flows (see signin.go), created on first use.
+	signin *signinTables
+	// access holds accounts, permission sets, assignments and
+	// provisioning state (see access.go), created on first use.
+	access *accessTables
 	// audit is the audit log in append order; event i has ID i+1 (see
 	// audit.go).
 	audit []audit.Event
@@ -213,12 +219,12 @@ func (s *Store) DeleteSession(_ context.Context, id string) error {
 	return nil
 }
 
-// Cleanup deletes the pending requests, replay records, sessions and SSO
-// states whose expiry is not after now, the access-token revocations whose
-// expiry is before now, the refresh tokens whose own or family expiry is
-// before now and the device authorizations that expired more than
-// store.DeviceRetention before now, and returns how many it deleted. It
-// never deletes audit events.
+// Cleanup deletes the pending requests, replay records, sessions, SSO
+// states and sign-in flows whose expiry is not after now, the access-token
+// revocations whose expiry is before now, the refresh tokens whose own or
+// family expiry is before now and the device authorizations that expired
+// more than store.DeviceRetention before now, and returns how many it
+// deleted. It never deletes audit events.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memory: cleanup: %w", err)
@@ -246,6 +252,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 	}
 	n += s.cleanupSSOLocked(now)
 	n += s.cleanupOAuthLocked(now)
+	n += s.cleanupSignInLocked(now)
 	return n, nil
 }
 

@@ -52,9 +52,24 @@ func (s *Store) AppendAudit(ctx context.Context, events []audit.Event) error {
 		}
 		rows[i] = row{e, string(data)}
 	}
+	if s.d == PostgreSQL && len(rows) <= maxAuditInsertRows {
+		// One round trip: a single statement is its own transaction, and
+		// it takes the audit lock before it inserts (see
+		// postgresAuditInsert), which is all the transaction below does.
+		args := make([]any, 0, 1+len(rows)*auditInsertColumns)
+		args = append(args, auditLockKey)
+		for _, w := range rows {
+			e := w.e
+			args = append(args, toMicros(e.Time), e.Type, e.Outcome, e.Actor, e.Subject, e.ClientID, e.Source, e.RequestID, e.Reason, w.data)
+		}
+		if _, err := s.pool().exec(ctx, postgresAuditInsert(len(rows)), args...); err != nil {
+			return s.fail("append audit", err)
+		}
+		return nil
+	}
 	return s.inTx(ctx, func(r runner) error {
 		if err := s.d.lockAudit(ctx, r); err != nil {
-			return fmt.Errorf("sqlstore: append audit: %w", err)
+			return s.fail("append audit", err)
 		}
 		for len(rows) > 0 {
 			// Multi-row INSERTs of 32, 16, ..., 1 rows: one round trip
@@ -66,7 +81,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []audit.Event) error {
 				args = append(args, toMicros(e.Time), e.Type, e.Outcome, e.Actor, e.Subject, e.ClientID, e.Source, e.RequestID, e.Reason, w.data)
 			}
 			if _, err := r.exec(ctx, auditInsert(n), args...); err != nil {
-				return fmt.Errorf("sqlstore: append audit: %w", err)
+				return s.fail("append audit", err)
 			}
 			rows = rows[n:]
 		}
@@ -88,6 +103,20 @@ func auditInsert(n int) string {
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	return `INSERT INTO audit_events (occurred_at, type, outcome, actor, subject, client_id, source, request_id, reason, data) VALUES ` +
 		strings.Repeat(row+", ", n-1) + row
+}
+
+// postgresAuditInsert returns one PostgreSQL statement that takes the
+// audit lock (a transaction-scoped advisory lock, held until the
+// statement's own transaction commits) and inserts n events. Every row the
+// INSERT receives comes out of the join with the lock's one-row CTE, so
+// the lock is held before the first identity value is drawn: IDs still
+// increase in commit order. The casts type the parameters, which a
+// SELECT over VALUES would otherwise leave as text.
+func postgresAuditInsert(n int) string {
+	const row = "(?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text)"
+	return `WITH audit_lock AS (SELECT pg_advisory_xact_lock(?::bigint))
+		INSERT INTO audit_events (occurred_at, type, outcome, actor, subject, client_id, source, request_id, reason, data)
+		SELECT v.* FROM audit_lock, (VALUES ` + strings.Repeat(row+", ", n-1) + row + `) AS v`
 }
 
 // QueryAudit returns the events matching q, newest (highest ID) first. The
@@ -138,7 +167,7 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Event, e
 
 	rows, err := s.pool().query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: query audit: %w", err)
+		return nil, s.fail("query audit", err)
 	}
 	defer rows.Close()
 	out := make([]audit.Event, 0, min(limit, 64))
@@ -147,7 +176,7 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Event, e
 		var at int64
 		var data string
 		if err := rows.Scan(&e.ID, &at, &e.Type, &e.Outcome, &e.Actor, &e.Subject, &e.ClientID, &e.Source, &e.RequestID, &e.Reason, &data); err != nil {
-			return nil, fmt.Errorf("sqlstore: query audit: %w", err)
+			return nil, s.fail("query audit", err)
 		}
 		var d auditData
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
@@ -158,7 +187,7 @@ func (s *Store) QueryAudit(ctx context.Context, q audit.Query) ([]audit.Event, e
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: query audit: %w", err)
+		return nil, s.fail("query audit", err)
 	}
 	return out, nil
 }

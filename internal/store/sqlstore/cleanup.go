@@ -10,10 +10,10 @@ import (
 
 // Cleanup deletes, in statements of at most Options.CleanupBatchSize rows
 // so that no single statement holds locks for long, the pending requests,
-// replay records, sessions and IdP SSO states whose expiry is not after
-// now, the access-token revocations whose expiry is before now, the
-// refresh tokens whose own or family expiry is before now, and the device
-// authorizations that expired more than store.DeviceRetention before now
+// replay records, sessions, IdP SSO states and sign-in flows whose expiry
+// is not after now, the access-token revocations whose expiry is before
+// now, the refresh tokens whose own or family expiry is before now, and
+// the device authorizations that expired more than store.DeviceRetention before now
 // (kept so that a late poll gets expired_token), and returns how many rows
 // it deleted. Audit events are never deleted. Rows that have not expired
 // are never touched. Expired rows are already invisible to every other
@@ -43,6 +43,8 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int64, error) {
 			(SELECT hash FROM refresh_tokens WHERE expires_at < ? OR family_expires_at < ? LIMIT ?)`, []any{nowUS, nowUS}},
 		{"device_authorizations", `DELETE FROM device_authorizations WHERE device_code_hash IN
 			(SELECT device_code_hash FROM device_authorizations WHERE expires_at < ? LIMIT ?)`, []any{deviceCutoff}},
+		{"signin_flows", `DELETE FROM signin_flows WHERE id_hash IN
+			(SELECT id_hash FROM signin_flows WHERE expires_at <= ? LIMIT ?)`, []any{nowUS}},
 	}
 	var total int64
 	for _, c := range cleanupQueries {

@@ -37,6 +37,12 @@
 // transactions on every pooled connection; Open refuses a SQLite
 // connection without foreign keys or a busy timeout.
 //
+// Store.Metrics exports gatehouse_store_errors_total{operation}: the
+// database errors the store returned, by operation name (a set fixed in
+// this package), each counted once; not-found results, uniqueness
+// conflicts and cancelled requests are not counted. The gateway
+// registers it.
+//
 // # Security model
 //
 // Single use and replay protection rest on the database, not on locks in
@@ -97,6 +103,16 @@
 //     more succeed than the limit allows. RevokeToken and TouchToken are
 //     single conditional UPDATEs: a token is revoked once, and concurrent
 //     touches write at most once per interval.
+//   - Directory sign-in credentials (signin.CredentialStore): sign-in
+//     flows are stored under the SHA-256 of their ID, like sessions, and
+//     DeleteSignInFlow is one DELETE whose row count decides which of
+//     concurrent completions wins. RecordFailure is one upsert that adds
+//     one and returns the new count, so concurrent failures are all
+//     counted; UseTOTPStep and UseWebAuthn are single conditional UPDATEs
+//     (a TOTP step is accepted once, a WebAuthn counter moves once);
+//     AddMFADevice locks the user's row before it counts and inserts, so
+//     no more devices than the limit are stored. TOTP secrets arrive
+//     sealed. Every table references users with ON DELETE CASCADE.
 //   - Identity store writes (directory.Store, and the sign-in writes of
 //     sp.UserDirectory) run in one transaction each, so they happen
 //     entirely or not at all; on PostgreSQL they first lock the row they

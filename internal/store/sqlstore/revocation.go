@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/oauth"
@@ -39,7 +38,7 @@ func (s *Store) IsRevoked(ctx context.Context, jti string, _ time.Time) (bool, e
 	}
 	var n int
 	if err := s.pool().queryRow(ctx, `SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`, jti).Scan(&n); err != nil {
-		return false, fmt.Errorf("sqlstore: is revoked: %w", err)
+		return false, s.fail("is revoked", err)
 	}
 	return n > 0, nil
 }

@@ -57,7 +57,7 @@ func (s *Store) InsertToken(ctx context.Context, rec scimtoken.Record, maxActive
 	case errors.Is(err, scimtoken.ErrLimit):
 		return scimtoken.ErrLimit
 	case err != nil:
-		return s.wrapAs("insert scim token "+rec.ID, err, scimtoken.ErrConflict)
+		return s.wrapAs("insert scim token", fmt.Errorf("%s: %w", rec.ID, err), scimtoken.ErrConflict)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (scimtoken.Record,
 	case errors.Is(err, sql.ErrNoRows):
 		return scimtoken.Record{}, scimtoken.ErrNotFound
 	case err != nil:
-		return scimtoken.Record{}, fmt.Errorf("sqlstore: scim token by hash: %w", err)
+		return scimtoken.Record{}, s.fail("scim token by hash", err)
 	}
 	return rec, nil
 }
@@ -80,19 +80,19 @@ func (s *Store) ListTokens(ctx context.Context) ([]scimtoken.Record, error) {
 	rows, err := s.pool().query(ctx,
 		`SELECT `+scimTokenColumns+` FROM scim_bearer_tokens WHERE revoked_at IS NULL ORDER BY created_at, id`+s.d.binary())
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list scim tokens: %w", err)
+		return nil, s.fail("list scim tokens", err)
 	}
 	defer rows.Close()
 	var out []scimtoken.Record
 	for rows.Next() {
 		rec, err := scanSCIMToken(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list scim tokens: %w", err)
+			return nil, s.fail("list scim tokens", err)
 		}
 		out = append(out, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list scim tokens: %w", err)
+		return nil, s.fail("list scim tokens", err)
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrClosed is returned, wrapped, by every Store method called after Close.
@@ -221,7 +223,15 @@ func (r runner) prepared(ctx context.Context, query string) (*sql.Stmt, string, 
 	return nil, c.text(query), nil
 }
 
-func (r runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// exec, query, queryRow and queryDirect outside a transaction each make
+// one span (see spanStarter); inside one, inTx's span covers them.
+
+func (r runner) exec(ctx context.Context, query string, args ...any) (_ sql.Result, err error) {
+	if r.tx == nil {
+		var span trace.Span
+		ctx, span = r.s.spans.start(ctx)
+		defer func() { endSpan(span, err) }()
+	}
 	stmt, text, err := r.prepared(ctx, query)
 	if err != nil {
 		return nil, err
@@ -236,7 +246,12 @@ func (r runner) exec(ctx context.Context, query string, args ...any) (sql.Result
 	}
 }
 
-func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (r runner) query(ctx context.Context, query string, args ...any) (_ *sql.Rows, err error) {
+	if r.tx == nil {
+		var span trace.Span
+		ctx, span = r.s.spans.start(ctx)
+		defer func() { endSpan(span, err) }()
+	}
 	stmt, text, err := r.prepared(ctx, query)
 	if err != nil {
 		return nil, err
@@ -252,6 +267,11 @@ func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 func (r runner) queryRow(ctx context.Context, query string, args ...any) row {
+	if r.tx == nil {
+		var span trace.Span
+		ctx, span = r.s.spans.start(ctx)
+		defer span.End() // the row's error, if any, is known at Scan
+	}
 	stmt, text, err := r.prepared(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -271,9 +291,14 @@ func (r runner) queryRow(ctx context.Context, query string, args ...any) row {
 // text depends on the input, such as compiled directory filters: their
 // number is unbounded, so caching them would let clients grow the cache
 // without end.
-func (r runner) queryDirect(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (r runner) queryDirect(ctx context.Context, query string, args ...any) (_ *sql.Rows, err error) {
 	if r.s.stmts.isClosed() {
 		return nil, ErrClosed
+	}
+	if r.tx == nil {
+		var span trace.Span
+		ctx, span = r.s.spans.start(ctx)
+		defer func() { endSpan(span, err) }()
 	}
 	text := r.s.d.rebind(query)
 	if r.tx != nil {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -32,6 +35,12 @@ type Options struct {
 	// large backlog never holds the write lock for long. Zero means
 	// DefaultCleanupBatchSize; negative is an error.
 	CleanupBatchSize int
+	// TracerProvider, when set and not a no-op, gets a client span per
+	// store operation: per query outside a transaction, per transaction
+	// attempt, named after the Store method ("get session") with
+	// db.system and db.operation; no query text, argument or result. Nil
+	// means no spans, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Store implements store.Store, idp.SSOStateStore and apps.Store over
@@ -47,6 +56,11 @@ type Store struct {
 	now   func() time.Time
 	batch int
 	stmts *stmtCache
+	// errs counts the failures the store returns, by operation
+	// (gatehouse_store_errors_total); Metrics exports it.
+	errs *prometheus.CounterVec
+	// spans starts the operations' spans; its zero value starts none.
+	spans spanStarter
 }
 
 var (
@@ -74,10 +88,11 @@ func Open(ctx context.Context, db *sql.DB, dialect Dialect, opts Options) (*Stor
 	if opts.CleanupBatchSize < 0 {
 		return nil, fmt.Errorf("sqlstore: CleanupBatchSize %d is negative", opts.CleanupBatchSize)
 	}
-	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize, stmts: newStmtCache(db, dialect)}
+	s := &Store{db: db, d: dialect, now: opts.Now, batch: opts.CleanupBatchSize, stmts: newStmtCache(db, dialect), errs: newErrorCounter()}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.spans = newSpanStarter(opts.TracerProvider, dialect)
 	if s.batch == 0 {
 		s.batch = DefaultCleanupBatchSize
 	}
@@ -166,13 +181,16 @@ func (s *Store) pool() runner { return runner{s: s} }
 // opened with SQLiteDSN the transaction takes the write lock at BEGIN.
 // Queries fn ran unprepared, because the cache did not hold them yet, are
 // prepared after the transaction ends.
-func (s *Store) inTx(ctx context.Context, fn func(r runner) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(r runner) error) (err error) {
 	if s.stmts.isClosed() {
 		return fmt.Errorf("sqlstore: begin: %w", ErrClosed)
 	}
+	// One span for the transaction; its statements get none of their own.
+	ctx, span := s.spans.start(ctx)
+	defer func() { endSpan(span, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return s.fail("begin", err)
 	}
 	var missed []string
 	defer func() { s.stmts.warm(ctx, missed) }()
@@ -215,7 +233,7 @@ func (s *Store) wrapAs(op string, err error, conflict error) error {
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, conflict, err)
 	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	return s.fail(op, err)
 }
 
 // wrap maps a uniqueness violation to sp.ErrConflict and wraps any other

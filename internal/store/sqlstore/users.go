@@ -58,11 +58,22 @@ func (s *Store) GetUser(ctx context.Context, id string) (sp.User, error) {
 
 // LookupExternal returns the user linked to ext, or sp.ErrNotFound.
 func (s *Store) LookupExternal(ctx context.Context, ext sp.ExternalIdentity) (sp.User, error) {
-	id, err := s.linkedUserID(ctx, s.pool(), ext)
+	// One statement (one round trip at every sign-in): the link and the
+	// user with its groups.
+	rows, err := s.pool().query(ctx, `SELECT `+userCols("u")+`, g.id, g.display_name
+		FROM users u LEFT JOIN group_members m ON m.user_id = u.id LEFT JOIN groups g ON g.id = m.group_id
+		WHERE u.id = (SELECT user_id FROM external_identities WHERE issuer = ? AND name_id = ?)`, ext.Issuer, ext.NameID)
 	if err != nil {
-		return sp.User{}, err
+		return sp.User{}, s.wrap("lookup identity", err)
 	}
-	return s.getUser(ctx, s.pool(), id)
+	users, err := scanUsers(rows)
+	if err != nil {
+		return sp.User{}, s.wrap("lookup identity", err)
+	}
+	if len(users) == 0 {
+		return sp.User{}, fmt.Errorf("sqlstore: lookup identity: %w", sp.ErrNotFound)
+	}
+	return directory.SPUser(users[0]), nil
 }
 
 // LinkByUserName links ext to the user whose user_name equals ext.NameID.

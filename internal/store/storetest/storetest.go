@@ -51,6 +51,10 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("SCIMTokens", func(t *testing.T) {
 		RunSCIMTokens(t, func(t *testing.T) SCIMTokenStore { return newStore(t) })
 	})
+	t.Run("SignIn", func(t *testing.T) { RunSignIn(t, newStore) })
+	t.Run("Access", func(t *testing.T) {
+		RunAccess(t, func(t *testing.T) AccessStore { return newStore(t) })
+	})
 }
 
 func pending(id string, expires time.Time) sp.PendingRequest {
