@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interoperability and browser tests
 # drive (Debian packages): pysaml2 + xmlsec1, SimpleSAMLphp with the PHP
-# modules it needs, and headless Chromium. Skips apt when all are present.
+# modules it needs, headless Chromium, and nginx (the reverse proxy of the
+# multi-instance topology test, internal/topology). Skips apt when all are present.
 set -euo pipefail
 
-packages=(xmlsec1 python3-pysaml2 simplesamlphp php-xml php-mbstring php-curl php-cli chromium)
+packages=(xmlsec1 python3-pysaml2 simplesamlphp php-xml php-mbstring php-curl php-cli chromium nginx-light)
 
 missing=()
 for p in "${packages[@]}"; do

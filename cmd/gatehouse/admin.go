@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,17 +33,28 @@ to a loopback address.
   users deactivate ID
   users activate ID
   users delete ID
+  users set-password ID       (the new password is the first line of stdin)
+  users signin-status ID      (directory sign-in: password, lockout, MFA devices)
+  users unlock ID
   groups list
   groups create --name N
   groups add-members GROUP_ID USER_ID...
   groups remove-members GROUP_ID USER_ID...
   groups delete ID
+  mfa list USER_ID
+  mfa delete USER_ID DEVICE_ID
   scim-tokens create [--name N] [--days D]
   scim-tokens list
   scim-tokens revoke ID
   audit [--type T] [--subject S] [--limit N]
 
-Answers are printed as indented JSON on stdout (deletions print nothing).
+set-password never takes the password as an argument, so that it stays out
+of shell history and process listings: pipe it in (from a password manager
+or a file) or type it (it is shown as typed). It also clears the user's
+lockout.
+
+Answers are printed as indented JSON on stdout (deletions, set-password
+and unlock print nothing).
 Exit status: 0 on success, 1 when the request failed or the API answered
 an error, 2 for a usage error.
 `
@@ -57,6 +69,9 @@ const (
 	adminTimeout = 30 * time.Second
 	// maxAdminResponse caps the answer read from the admin API (32 MiB).
 	maxAdminResponse = 32 << 20
+	// maxPasswordInput caps the first line of stdin read by set-password
+	// (bytes, the line ending excluded).
+	maxPasswordInput = 4 << 10
 	// scimTokenWarning is printed to stderr after a SCIM token is created.
 	scimTokenWarning = "warning: the SCIM token above is shown only this once and cannot be retrieved again; store it now"
 )
@@ -111,6 +126,9 @@ type adminRequest struct {
 	query url.Values
 	// body is sent as JSON when not nil.
 	body any
+	// stdinBody, when set, reads the body from stdin once the command
+	// line, URL and token are known to be valid.
+	stdinBody func(stdin io.Reader, stderr io.Writer) (any, error)
 	// after runs after a successful answer was printed.
 	after func(stderr io.Writer)
 }
@@ -118,7 +136,12 @@ type adminRequest struct {
 // runAdmin runs "gatehouse admin", printing its own errors as
 // "gatehouse admin: ..." and returning them as a *reportedError.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	err := adminCommand(ctx, args, stdout, stderr, os.LookupEnv)
+	return adminMain(ctx, args, os.Stdin, stdout, stderr, os.LookupEnv)
+}
+
+// adminMain is runAdmin with its input and environment given.
+func adminMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+	err := adminCommand(ctx, args, stdin, stdout, stderr, lookupEnv)
 	if err == nil || errors.Is(err, errAdminHelp) {
 		return nil
 	}
@@ -131,7 +154,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return &reportedError{code: code, err: err}
 }
 
-func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
+func adminCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) error {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -147,7 +170,7 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()
-		return usageErrorf("a resource is required (users, groups, scim-tokens or audit)")
+		return usageErrorf("a resource is required (%s)", adminResources)
 	}
 	req, err := buildAdminRequest(rest, stderr)
 	if err != nil {
@@ -163,6 +186,11 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	token, err := adminToken(*tokenFile, lookupEnv)
 	if err != nil {
 		return err
+	}
+	if req.stdinBody != nil {
+		if req.body, err = req.stdinBody(stdin, stderr); err != nil {
+			return err
+		}
 	}
 	body, err := callAdminAPI(ctx, base, token, req)
 	if err != nil {
@@ -212,6 +240,10 @@ var adminVerbs = map[string]map[string]adminVerb{
 		"deactivate": idVerb(http.MethodPost, "/users/", "/deactivate"),
 		"activate":   idVerb(http.MethodPost, "/users/", "/activate"),
 		"delete":     idVerb(http.MethodDelete, "/users/", ""),
+		// The directory sign-in (identity_source directory).
+		"set-password":  usersSetPassword,
+		"signin-status": idVerb(http.MethodGet, "/users/", "/signin"),
+		"unlock":        idVerb(http.MethodPost, "/users/", "/unlock"),
 	},
 	"groups": {
 		"list":           groupsList,
@@ -219,6 +251,10 @@ var adminVerbs = map[string]map[string]adminVerb{
 		"add-members":    groupMembers("add"),
 		"remove-members": groupMembers("remove"),
 		"delete":         idVerb(http.MethodDelete, "/groups/", ""),
+	},
+	"mfa": {
+		"list":   userIDVerb(http.MethodGet, "/mfa-devices"),
+		"delete": mfaDelete,
 	},
 	"scim-tokens": {
 		"create": scimTokensCreate,
@@ -230,13 +266,16 @@ var adminVerbs = map[string]map[string]adminVerb{
 	},
 }
 
+// adminResources names the resources in messages.
+const adminResources = "users, groups, mfa, scim-tokens or audit"
+
 // buildAdminRequest parses "<resource> <verb> [args]".
 func buildAdminRequest(args []string, stderr io.Writer) (adminRequest, error) {
 	resource := args[0]
 	verbs, ok := adminVerbs[resource]
 	if !ok {
 		fmt.Fprint(stderr, adminUsage)
-		return adminRequest{}, usageErrorf("unknown resource %q (users, groups, scim-tokens or audit)", resource)
+		return adminRequest{}, usageErrorf("unknown resource %q (%s)", resource, adminResources)
 	}
 	if v, ok := verbs[""]; ok {
 		return v(resource, args[1:], stderr)
@@ -305,6 +344,99 @@ func idVerb(method, prefix, suffix string) adminVerb {
 		}
 		return adminRequest{method: method, path: prefix + url.PathEscape(pos[0]) + suffix}, nil
 	}
+}
+
+// userIDVerb is a verb taking exactly one user ID: METHOD
+// /users/ID+suffix.
+func userIDVerb(method, suffix string) adminVerb {
+	return func(name string, args []string, stderr io.Writer) (adminRequest, error) {
+		fs := newAdminFlagSet(name, name+" USER_ID", stderr)
+		pos, err := parseVerb(fs, args, 1, 1, "a user ID")
+		if err != nil {
+			return adminRequest{}, err
+		}
+		return adminRequest{method: method, path: "/users/" + url.PathEscape(pos[0]) + suffix}, nil
+	}
+}
+
+// mfaDelete deletes one of a user's MFA devices (a lost phone or key).
+func mfaDelete(name string, args []string, stderr io.Writer) (adminRequest, error) {
+	fs := newAdminFlagSet(name, name+" USER_ID DEVICE_ID", stderr)
+	pos, err := parseVerb(fs, args, 2, 2, "a user ID and a device ID")
+	if err != nil {
+		return adminRequest{}, err
+	}
+	return adminRequest{
+		method: http.MethodDelete,
+		path:   "/users/" + url.PathEscape(pos[0]) + "/mfa-devices/" + url.PathEscape(pos[1]),
+	}, nil
+}
+
+// usersSetPassword sets a user's directory sign-in password, read from
+// the first line of stdin: never from an argument, which shell history
+// and process listings would show.
+func usersSetPassword(name string, args []string, stderr io.Writer) (adminRequest, error) {
+	fs := newAdminFlagSet(name, name+" ID  (the new password is the first line of stdin)", stderr)
+	pos, err := parseVerb(fs, args[:min(len(args), 1)], 1, 1, "an ID")
+	if err != nil {
+		return adminRequest{}, err
+	}
+	if len(args) > 1 {
+		// Not echoed: it may well be the password.
+		fs.Usage()
+		return adminRequest{}, usageErrorf("%s: takes only the user ID; the password is read from stdin, never from an argument", name)
+	}
+	user := pos[0]
+	return adminRequest{
+		method: http.MethodPut,
+		path:   "/users/" + url.PathEscape(user) + "/password",
+		stdinBody: func(stdin io.Reader, stderr io.Writer) (any, error) {
+			if isTerminal(stdin) {
+				fmt.Fprintf(stderr, "New password for %s (shown as typed; end with Enter): ", printable(user))
+			}
+			pw, err := readPasswordLine(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return map[string]string{"password": pw}, nil
+		},
+	}, nil
+}
+
+// readPasswordLine returns the first line of r without its line ending
+// (\n or \r\n); it reads at most maxPasswordInput bytes before it.
+func readPasswordLine(r io.Reader) (string, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxPasswordInput+2))
+	line, err := br.ReadString('\n')
+	switch {
+	case err == nil:
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	case errors.Is(err, io.EOF):
+		// The last line, without a line ending; LimitReader's end too.
+		if len(line) > maxPasswordInput {
+			return "", fmt.Errorf("the first line of stdin is longer than %d bytes", maxPasswordInput)
+		}
+		line = strings.TrimSuffix(line, "\r")
+	default:
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	if len(line) > maxPasswordInput {
+		return "", fmt.Errorf("the first line of stdin is longer than %d bytes", maxPasswordInput)
+	}
+	if line == "" {
+		return "", &usageError{msg: "no password: give the new password as the first line of stdin"}
+	}
+	return line, nil
+}
+
+// isTerminal reports whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // noArgsVerb is a verb without flags or arguments.

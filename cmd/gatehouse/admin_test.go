@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -117,6 +120,15 @@ func TestAdminCommands(t *testing.T) {
 			adminCall{"GET", "/api/v1/admin/scim-tokens", "", "", ""}, "{\n  \"tokens\": [],\n  \"max_active\": 2\n}\n"},
 		{"scim-tokens revoke", []string{"scim-tokens", "revoke", "t1"}, 204, "",
 			adminCall{"DELETE", "/api/v1/admin/scim-tokens/t1", "", "", ""}, ""},
+		{"users signin-status", []string{"users", "signin-status", "u/1"}, 200, `{"has_password":true,"failures":0}`,
+			adminCall{"GET", "/api/v1/admin/users/u%2F1/signin", "", "", ""}, "{\n  \"has_password\": true,\n  \"failures\": 0\n}\n"},
+		{"users unlock", []string{"users", "unlock", "u1"}, 204, "",
+			adminCall{"POST", "/api/v1/admin/users/u1/unlock", "", "", ""}, ""},
+		{"mfa list", []string{"mfa", "list", "u1"}, 200, `{"devices":[{"id":"d1","kind":"totp"}]}`,
+			adminCall{"GET", "/api/v1/admin/users/u1/mfa-devices", "", "", ""},
+			"{\n  \"devices\": [\n    {\n      \"id\": \"d1\",\n      \"kind\": \"totp\"\n    }\n  ]\n}\n"},
+		{"mfa delete", []string{"mfa", "delete", "u/1", "d?1"}, 204, "",
+			adminCall{"DELETE", "/api/v1/admin/users/u%2F1/mfa-devices/d%3F1", "", "", ""}, ""},
 		{"audit", []string{"audit"}, 200, `{"events":[]}`,
 			adminCall{"GET", "/api/v1/admin/audit", "", "", ""}, "{\n  \"events\": []\n}\n"},
 		{"audit filtered", []string{"audit", "--type", "admin.", "--subject", "u1", "--limit", "5"}, 200, `{"events":[]}`,
@@ -182,8 +194,8 @@ func TestAdminErrors(t *testing.T) {
 		{"URL with credentials", []string{"admin", "--url", "https://a:b@gw.example.com", "--token-file", tokenFile, "users", "get", "u9"},
 			2, "gatehouse admin: --url: must not contain credentials\n"},
 		{"no URL", []string{"admin", "--token-file", tokenFile, "users", "get", "u9"}, 2, "gatehouse admin: --url is required\n"},
-		{"no resource", with(), 2, "gatehouse admin: a resource is required (users, groups, scim-tokens or audit)\n"},
-		{"unknown resource", with("apps"), 2, `gatehouse admin: unknown resource "apps" (users, groups, scim-tokens or audit)` + "\n"},
+		{"no resource", with(), 2, "gatehouse admin: a resource is required (users, groups, mfa, scim-tokens or audit)\n"},
+		{"unknown resource", with("apps"), 2, `gatehouse admin: unknown resource "apps" (users, groups, mfa, scim-tokens or audit)` + "\n"},
 		{"no verb", with("users"), 2, "gatehouse admin: users: a verb is required\n"},
 		{"unknown verb", with("users", "rename", "u1"), 2, `gatehouse admin: users: unknown verb "rename"` + "\n"},
 		{"missing ID", with("users", "get"), 2, "gatehouse admin: users get: an ID is required\n"},
@@ -196,6 +208,17 @@ func TestAdminErrors(t *testing.T) {
 		{"group create without name", with("groups", "create"), 2, "gatehouse admin: groups create: --name is required\n"},
 		{"members without users", with("groups", "add-members", "g1"), 2,
 			"gatehouse admin: groups add-members: a group ID and at least one user ID is required\n"},
+		{"signin-status without ID", with("users", "signin-status"), 2, "gatehouse admin: users signin-status: an ID is required\n"},
+		{"unlock extra argument", with("users", "unlock", "u1", "u2"), 2, `gatehouse admin: users unlock: unexpected argument "u2"` + "\n"},
+		{"set-password without ID", with("users", "set-password"), 2, "gatehouse admin: users set-password: an ID is required\n"},
+		{"mfa without verb", with("mfa"), 2, "gatehouse admin: mfa: a verb is required\n"},
+		{"mfa unknown verb", with("mfa", "reset", "u1"), 2, `gatehouse admin: mfa: unknown verb "reset"` + "\n"},
+		{"mfa list without user", with("mfa", "list"), 2, "gatehouse admin: mfa list: a user ID is required\n"},
+		{"mfa list extra argument", with("mfa", "list", "u1", "d1"), 2, `gatehouse admin: mfa list: unexpected argument "d1"` + "\n"},
+		{"mfa delete without device", with("mfa", "delete", "u1"), 2,
+			"gatehouse admin: mfa delete: a user ID and a device ID is required\n"},
+		{"mfa delete extra argument", with("mfa", "delete", "u1", "d1", "d2"), 2, `gatehouse admin: mfa delete: unexpected argument "d2"` + "\n"},
+		{"mfa delete dot-dot device", with("mfa", "delete", "u1", ".."), 2, `gatehouse admin: mfa delete: ".." is not a valid ID` + "\n"},
 		{"zero days", with("scim-tokens", "create", "--days", "0"), 2, "gatehouse admin: scim-tokens create: --days must be at least 1\n"},
 		{"zero limit", with("audit", "--limit", "0"), 2, "gatehouse admin: audit: --limit must be at least 1\n"},
 		{"audit argument", with("audit", "extra"), 2, `gatehouse admin: audit: unexpected argument "extra"` + "\n"},
@@ -257,6 +280,8 @@ func TestAdminHelp(t *testing.T) {
 	_, stderr, err := runCLI(t, context.Background(), "admin", "-h")
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "groups add-members GROUP_ID USER_ID...")
+	assert.Contains(t, stderr, "users set-password ID")
+	assert.Contains(t, stderr, "mfa delete USER_ID DEVICE_ID")
 	assert.Contains(t, stderr, "-token-file FILE")
 
 	_, stderr, err = runCLI(t, context.Background(), "admin", "--url", "https://gw.example.com", "users", "create", "-h")
@@ -300,5 +325,131 @@ func FuzzAdminURL(f *testing.F) {
 			assert.Equal(t, "http", u.Scheme)
 			assert.True(t, config.IsLoopbackHost(u.Hostname()), raw)
 		}
+	})
+}
+
+// noRead is a stdin that fails the test when read.
+type noRead struct{ t *testing.T }
+
+func (r noRead) Read([]byte) (int, error) {
+	r.t.Error("stdin was read")
+	return 0, io.EOF
+}
+
+// adminWithStdin runs "gatehouse admin" with stdin and the token in the
+// environment.
+func adminWithStdin(t *testing.T, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut strings.Builder
+	env := func(k string) (string, bool) {
+		if k == adminTokenEnv {
+			return testAdminToken, true
+		}
+		return "", false
+	}
+	err = adminMain(t.Context(), args, stdin, &out, &errOut, env)
+	return out.String(), errOut.String(), err
+}
+
+func TestAdminSetPassword(t *testing.T) {
+	tests := []struct {
+		name, stdin, password string
+	}{
+		{"one line", "Tr0mbone-Velvet-Harbor\n", "Tr0mbone-Velvet-Harbor"},
+		{"only the first line", "first line pw \nsecond line\n", "first line pw "},
+		{"CRLF", "Tr0mbone-Velvet-Harbor\r\nmore", "Tr0mbone-Velvet-Harbor"},
+		{"no line ending", "Tr0mbone-Velvet-Harbor", "Tr0mbone-Velvet-Harbor"},
+		{"longest", strings.Repeat("p", maxPasswordInput) + "\n", strings.Repeat("p", maxPasswordInput)},
+		{"longest without line ending", strings.Repeat("q", maxPasswordInput), strings.Repeat("q", maxPasswordInput)},
+		{"spaces kept", "  spaced out pw  \n", "  spaced out pw  "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, calls := fakeAdminAPI(t, http.StatusNoContent, "")
+			stdout, stderr, err := adminWithStdin(t, strings.NewReader(tc.stdin), "--url", srv.URL, "users", "set-password", "u/1")
+			require.NoError(t, err, stderr)
+			assert.Empty(t, stdout)
+			assert.Empty(t, stderr)
+			body, err := json.Marshal(map[string]string{"password": tc.password})
+			require.NoError(t, err)
+			assert.Equal(t, []adminCall{{"PUT", "/api/v1/admin/users/u%2F1/password", "", "application/json", string(body)}}, *calls)
+		})
+	}
+}
+
+func TestAdminSetPasswordErrors(t *testing.T) {
+	const pw = "Tr0mbone-Velvet-Harbor"
+	tests := []struct {
+		name   string
+		stdin  io.Reader
+		args   []string
+		status int
+		answer string
+		code   int
+		stderr string
+	}{
+		{"empty stdin", strings.NewReader(""), nil, 204, "", 2,
+			"gatehouse admin: users set-password: no password: give the new password as the first line of stdin\n"},
+		{"empty first line", strings.NewReader("\n" + pw + "\n"), nil, 204, "", 2,
+			"gatehouse admin: users set-password: no password: give the new password as the first line of stdin\n"},
+		{"too long", strings.NewReader(strings.Repeat("p", maxPasswordInput+1) + "\n"), nil, 204, "", 1,
+			"gatehouse admin: users set-password: the first line of stdin is longer than 4096 bytes\n"},
+		{"too long without line ending", strings.NewReader(strings.Repeat("p", maxPasswordInput+1)), nil, 204, "", 1,
+			"gatehouse admin: users set-password: the first line of stdin is longer than 4096 bytes\n"},
+		{"stdin fails", io.MultiReader(strings.NewReader("Tr0mb"), iotest.ErrReader(errors.New("broken pipe"))), nil, 204, "", 1,
+			"gatehouse admin: users set-password: reading the password from stdin: broken pipe\n"},
+		{"password as an argument", noRead{t}, []string{"--url", "", "users", "set-password", "u1", pw}, 204, "", 2,
+			"gatehouse admin: users set-password: takes only the user ID; the password is read from stdin, never from an argument\n"},
+		{"refused by the policy", strings.NewReader(pw + "\n"), nil, 400,
+			`{"error":"invalid_password","message":"the password must be at least 12 characters"}`, 1,
+			"gatehouse admin: 400 invalid_password: the password must be at least 12 characters\n"},
+		{"directory not configured", strings.NewReader(pw + "\n"), nil, 404,
+			`{"error":"not_found","message":"the directory identity source is not configured"}`, 1,
+			"gatehouse admin: 404 not_found: the directory identity source is not configured\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, calls := fakeAdminAPI(t, tc.status, tc.answer)
+			args := tc.args
+			if args == nil {
+				args = []string{"--url", srv.URL, "users", "set-password", "u1"}
+			} else {
+				args[1] = srv.URL
+			}
+			stdout, stderr, err := adminWithStdin(t, tc.stdin, args...)
+			require.Error(t, err)
+			assert.Equal(t, tc.code, exitCode(t, err))
+			assert.Empty(t, stdout)
+			assert.True(t, strings.HasSuffix(stderr, tc.stderr), "stderr %q ends with %q", stderr, tc.stderr)
+			assert.NotContains(t, stderr, pw, "the password is never printed")
+			if tc.status == 204 {
+				assert.Empty(t, *calls, "no request was made")
+			} else {
+				assert.Len(t, *calls, 1)
+			}
+		})
+	}
+
+	// Without a token or a URL the password is not even read.
+	err := adminMain(t.Context(), []string{"--url", "https://gw.example.com", "users", "set-password", "u1"},
+		noRead{t}, io.Discard, io.Discard, func(string) (string, bool) { return "", false })
+	assert.Equal(t, 2, exitCode(t, err))
+	_, _, err = adminWithStdin(t, noRead{t}, "users", "set-password", "u1")
+	assert.Equal(t, 2, exitCode(t, err))
+}
+
+func FuzzReadPasswordLine(f *testing.F) {
+	for _, s := range []string{"pw\n", "pw\r\nnext", "", "\n", "a\rb\n", strings.Repeat("x", maxPasswordInput+1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		pw, err := readPasswordLine(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		assert.NotEmpty(t, pw)
+		assert.LessOrEqual(t, len(pw), maxPasswordInput)
+		assert.NotContains(t, pw, "\n")
+		assert.True(t, strings.HasPrefix(in, pw), "the password is the start of stdin")
 	})
 }

@@ -22,15 +22,18 @@ Usage:
 Commands:
   serve --config FILE                   run the gateway
   check-config --config FILE            validate a config file, naming every problem
-  keys list|rotate|activate --config FILE
+  keys list|rotate|activate --config FILE [--ring idp|oauth]
                                         list or roll over the IdP signing key
+                                        or the OAuth token signing key
   demo [--addr 127.0.0.1:8080] [--data DIR]
                                         run a local demo on the embedded store
   version                               print the version
-  login --url URL                       sign in with the device flow and cache the tokens
-  credentials --account ID --role NAME  print AWS credential_process JSON
-  accounts                              list the signed-in user's accounts and roles
-  logout                                end the cached sign-in
+  login --url URL [--no-browser]        sign in with the device flow and cache the tokens
+  credentials --account ID --role NAME [--url URL]
+                                        print AWS credential_process JSON
+                                        (cached until 5 minutes before expiry)
+  accounts [--url URL]                  list the signed-in user's accounts and roles
+  logout                                revoke and delete the cached sign-in
   admin --url URL <resource> <verb>     call the admin API (run "gatehouse admin -h")
 
 Run "gatehouse <command> -h" for the flags of a command.
@@ -62,8 +65,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "login", "credentials", "accounts", "logout":
-		return fmt.Errorf("%s: this command is not available in this build", cmd)
+	case "login":
+		return runLogin(ctx, rest, stdout, stderr)
+	case "credentials":
+		return runCredentials(ctx, rest, stdout, stderr)
+	case "accounts":
+		return runAccounts(ctx, rest, stdout, stderr)
+	case "logout":
+		return runLogout(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -214,13 +213,4 @@ func TestDemoFlags(t *testing.T) {
 	assert.Contains(t, stderr, "127.0.0.1:8080")
 	assert.Contains(t, stderr, "gatehouse-demo")
 	assert.Equal(t, "gatehouse-demo", filepath.Base(defaultDemoDataDir()))
-}
-
-func TestNotBuiltCommands(t *testing.T) {
-	for _, c := range []string{"login", "credentials", "accounts", "logout"} {
-		_, _, err := runCLI(t, context.Background(), c)
-		require.Error(t, err)
-		assert.False(t, errors.Is(err, errNoCommand))
-		assert.Contains(t, err.Error(), c+": ")
-	}
 }

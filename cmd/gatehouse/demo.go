@@ -110,7 +110,7 @@ applications:
 	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, closeStore, err := openStore(ctx, cfg.Store)
+	st, closeStore, err := openStore(ctx, cfg.Store, logger)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

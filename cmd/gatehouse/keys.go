@@ -11,28 +11,47 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 )
 
-const keysUsage = `Usage: gatehouse keys <subcommand> --config FILE
+const keysUsage = `Usage: gatehouse keys <subcommand> --config FILE [--ring idp|oauth]
 
-Rolls the IdP signing key (ring "idp-signing" in keys.dir) over without a
-failed sign-in:
+Rolls a signing key ring in keys.dir over without a failed sign-in or a
+rejected access token. --ring selects it:
 
-  list      --config FILE       show each key's role, algorithm, expiry and
+  idp       (default) ring "idp-signing": the app-facing IdP's SAML key,
+            published in /saml/idp/metadata
+  oauth     ring "oauth-signing": the access-token key, published in
+            /oauth/jwks; its algorithm follows oauth.signing_alg
+
+  list      --config FILE [--ring R]
+                                show each key's role, algorithm, expiry and
                                 SHA-256 fingerprint
-  rotate    --config FILE [--algorithm RSA-2048|ECDSA-P256]
-                                create the next key; /saml/idp/metadata
+  rotate    --config FILE [--ring R] [--algorithm RSA-2048|ECDSA-P256]
+                                create the next key; the metadata or JWKS
                                 publishes it, the current key still signs
-  activate  --config FILE       make the next key current (run it once every
-                                application has refreshed the metadata)
+                                (--algorithm: idp only)
+  activate  --config FILE [--ring R]
+                                make the next key current (run it once every
+                                application has refreshed the metadata, or
+                                every data service /oauth/jwks)
 `
 
 // errNoKeysSubcommand is returned by "gatehouse keys" without a subcommand.
 var errNoKeysSubcommand = errors.New("keys: a subcommand is required (list, rotate or activate)")
 
-// keysPublishReminder is printed after a rotation.
+// keysPublishReminder is printed after a rotation of the IdP ring.
 const keysPublishReminder = "publish: applications refresh /saml/idp/metadata; then run gatehouse keys activate"
+
+// oauthPublishReminder is printed after a rotation of the OAuth ring.
+const oauthPublishReminder = "publish: data services refresh /oauth/jwks (wait at least as long as they cache it); then run gatehouse keys activate --ring oauth"
+
+// The values of --ring.
+const (
+	ringIdP   = "idp"
+	ringOAuth = "oauth"
+)
 
 func runKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -56,60 +75,131 @@ func runKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// openIdPRing opens the IdP signing ring in the config's keys.dir; it is
-// generated when the folder holds none yet, as serve would.
-func openIdPRing(cfg *config.Config, algorithm string) (*keys.Ring, error) {
-	return keys.OpenRing(cfg.Keys.Dir, keys.IdPSigningRing, keys.RingOptions{
-		Algorithm:  algorithm,
-		CommonName: keys.IdPSigningCommonName,
-	})
+// keyRing is the ring --ring selects, opened as `gatehouse serve` opens it.
+type keyRing struct {
+	*keys.Ring
+	// published is where the ring's certificates or public keys appear.
+	published string
+	// reminder is printed after a rotation.
+	reminder string
+	// afterActivate explains the grace after an activation.
+	afterActivate string
 }
 
-func runKeysList(args []string, stdout, stderr io.Writer) error {
-	cfg, done, err := loadConfig("keys list", args, stderr)
-	if done || err != nil {
-		return err
-	}
-	ring, err := openIdPRing(cfg, "")
-	if err != nil {
-		return err
-	}
-	printKeys(stdout, ring)
-	return nil
-}
-
-func runKeysRotate(args []string, stdout, stderr io.Writer) error {
-	const name = "keys rotate"
-	fs := newFlagSet(name, name+" --config FILE [--algorithm RSA-2048|ECDSA-P256]", stderr)
-	path := fs.String("config", "", "the config `FILE` (YAML)")
-	alg := fs.String("algorithm", "", "the next key's `algorithm`: "+keys.AlgorithmRSA2048+" or "+keys.AlgorithmECDSAP256+" (default: the current key's)")
-	if done, err := parseFlags(fs, args); done || err != nil {
-		return err
-	}
-	switch *alg {
-	case "", keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256:
+// openKeyRing opens the ring named by --ring (ringIdP or ringOAuth) in the
+// config's keys.dir, generating it when the folder holds none yet, as
+// serve would. algorithm (idp only) is the algorithm of the keys generated
+// from now on; empty means the default.
+func openKeyRing(cfg *config.Config, ring, algorithm string) (*keyRing, error) {
+	switch ring {
+	case ringIdP:
+		r, err := keys.OpenRing(cfg.Keys.Dir, keys.IdPSigningRing, keys.RingOptions{
+			Algorithm:  algorithm,
+			CommonName: keys.IdPSigningCommonName,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &keyRing{
+			Ring:      r,
+			published: "/saml/idp/metadata",
+			reminder:  keysPublishReminder,
+			afterActivate: fmt.Sprintf("The old key stays published for %s (responses it signed are still in flight), then only the new key is.",
+				keys.DefaultPreviousGrace),
+		}, nil
+	case ringOAuth:
+		if algorithm != "" {
+			return nil, fmt.Errorf("keys: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg (%s)", cfg.OAuth.SigningAlg)
+		}
+		// As the gateway opens it, reloading at the default interval as
+		// serve does.
+		opts, err := gateway.OAuthRingOptions(cfg, 0)
+		if err != nil {
+			return nil, err
+		}
+		r, err := keys.OpenRing(cfg.Keys.Dir, gateway.OAuthSigningRing, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &keyRing{
+			Ring:      r,
+			published: "/oauth/jwks",
+			reminder:  oauthPublishReminder,
+			afterActivate: fmt.Sprintf("The old key stays in /oauth/jwks for %s (oauth.access_token_lifetime %s plus reload and clock skew), so access tokens it signed verify until they expire; then only the new key is.",
+				opts.PreviousGrace, cfg.OAuth.AccessTokenLifetime.Std()),
+		}, nil
 	default:
-		return fmt.Errorf("%s: --algorithm must be %s or %s, not %q", name, keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256, *alg)
+		return nil, fmt.Errorf("keys: --ring must be %s or %s, not %q", ringIdP, ringOAuth, ring)
+	}
+}
+
+// keysFlags parses the flags of a keys subcommand (--algorithm only when
+// withAlgorithm), loads and validates the config, and opens the ring.
+func keysFlags(name string, args []string, stderr io.Writer, withAlgorithm bool) (_ *config.Config, _ *keyRing, done bool, _ error) {
+	synopsis := name + " --config FILE [--ring idp|oauth]"
+	if withAlgorithm {
+		synopsis += " [--algorithm RSA-2048|ECDSA-P256]"
+	}
+	fs := newFlagSet(name, synopsis, stderr)
+	path := fs.String("config", "", "the config `FILE` (YAML)")
+	ringName := fs.String("ring", ringIdP, "the `ring`: "+ringIdP+" (the IdP's SAML signing key) or "+ringOAuth+" (the OAuth access-token signing key)")
+	alg := new(string)
+	if withAlgorithm {
+		fs.StringVar(alg, "algorithm", "", "the next key's `algorithm`: "+keys.AlgorithmRSA2048+" or "+keys.AlgorithmECDSAP256+" (default: the current key's; --ring idp only)")
+	}
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return nil, nil, done, err
+	}
+	switch *ringName {
+	case ringIdP:
+		switch *alg {
+		case "", keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256:
+		default:
+			return nil, nil, false, fmt.Errorf("%s: --algorithm must be %s or %s, not %q", name, keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256, *alg)
+		}
+	case ringOAuth:
+		if *alg != "" {
+			return nil, nil, false, fmt.Errorf("%s: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg in the config", name)
+		}
+	default:
+		return nil, nil, false, fmt.Errorf("%s: --ring must be %s or %s, not %q", name, ringIdP, ringOAuth, *ringName)
 	}
 	if *path == "" {
 		fs.Usage()
-		return fmt.Errorf("%s: --config is required", name)
+		return nil, nil, false, fmt.Errorf("%s: --config is required", name)
 	}
 	cfg, err := config.Load(*path, os.LookupEnv)
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
-		return &configError{path: *path, err: err}
+		return nil, nil, false, &configError{path: *path, err: err}
 	}
 
 	// --algorithm applies to the next key only: a ring that does not exist
 	// yet gets its current key with the default algorithm first.
-	ring, err := openIdPRing(cfg, "")
+	ring, err := openKeyRing(cfg, *ringName, "")
 	if err == nil && *alg != "" {
-		ring, err = openIdPRing(cfg, *alg)
+		ring, err = openKeyRing(cfg, *ringName, *alg)
 	}
 	if err != nil {
+		return nil, nil, false, err
+	}
+	return cfg, ring, false, nil
+}
+
+func runKeysList(args []string, stdout, stderr io.Writer) error {
+	_, ring, done, err := keysFlags("keys list", args, stderr, false)
+	if done || err != nil {
+		return err
+	}
+	printKeys(stdout, ring.Ring)
+	return nil
+}
+
+func runKeysRotate(args []string, stdout, stderr io.Writer) error {
+	cfg, ring, done, err := keysFlags("keys rotate", args, stderr, true)
+	if done || err != nil {
 		return err
 	}
 	next, err := ring.Rotate()
@@ -118,21 +208,21 @@ func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Created the next signing key (%s, SHA-256 %s) in %s.\n",
 		keys.Algorithm(next.PublicKey), keys.Fingerprint(next), cfg.Keys.Dir)
-	fmt.Fprintln(stdout, "The current key still signs; /saml/idp/metadata now publishes both.")
+	fmt.Fprintf(stdout, "The current key still signs; %s now publishes both.\n", ring.published)
+	if _, cur := ring.Current(); keys.Algorithm(cur.PublicKey) != keys.Algorithm(next.PublicKey) {
+		fmt.Fprintf(stdout, "The algorithm changes from %s to %s: activate the next key before gateways start with this config.\n",
+			keys.Algorithm(cur.PublicKey), keys.Algorithm(next.PublicKey))
+	}
 	fmt.Fprintln(stdout)
-	printKeys(stdout, ring)
+	printKeys(stdout, ring.Ring)
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, keysPublishReminder)
+	fmt.Fprintln(stdout, ring.reminder)
 	return nil
 }
 
 func runKeysActivate(args []string, stdout, stderr io.Writer) error {
-	cfg, done, err := loadConfig("keys activate", args, stderr)
+	_, ring, done, err := keysFlags("keys activate", args, stderr, false)
 	if done || err != nil {
-		return err
-	}
-	ring, err := openIdPRing(cfg, "")
-	if err != nil {
 		return err
 	}
 	if err := ring.Activate(); err != nil {
@@ -141,10 +231,10 @@ func runKeysActivate(args []string, stdout, stderr io.Writer) error {
 	_, cur := ring.Current()
 	fmt.Fprintf(stdout, "Activated the next signing key (%s, SHA-256 %s): it signs from now on.\n",
 		keys.Algorithm(cur.PublicKey), keys.Fingerprint(cur))
-	fmt.Fprintf(stdout, "The old key stays published for %s (responses it signed are still in flight), then only the new key is.\n", keys.DefaultPreviousGrace)
+	fmt.Fprintln(stdout, ring.afterActivate)
 	fmt.Fprintln(stdout, "Running gateways pick the change up at their next key reload.")
 	fmt.Fprintln(stdout)
-	printKeys(stdout, ring)
+	printKeys(stdout, ring.Ring)
 	return nil
 }
 

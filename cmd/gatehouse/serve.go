@@ -12,12 +12,15 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver (no cgo)
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver (no cgo)
 
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/telemetry"
 )
 
 // shutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT, below
@@ -31,13 +34,30 @@ func serve(ctx context.Context, cfg *config.Config, _, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.Keys.Dir, 0o700); err != nil {
 		return fmt.Errorf("keys.dir: %w", err)
 	}
-	st, closeStore, err := openStore(ctx, cfg.Store)
+	// OpenTelemetry reports failed exports through its one global hook:
+	// route them to the JSON log. The tracer provider and the W3C
+	// propagator are passed explicitly; no other global is set.
+	otel.SetErrorHandler(telemetry.ErrorHandler(logger))
+	tracer, shutdownTracing, err := telemetry.Setup(ctx, cfg.Tracing, logger)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	// Deferred first, so it runs last: after the gateway has closed and
+	// the store with it, flushing the spans of the last requests.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			logger.Warn("flushing traces", slog.Any("err", err))
+		}
+	}()
+	st, closeStore, err := openTracedStore(ctx, cfg.Store, logger, tracer)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 
-	gw, err := gateway.New(ctx, cfg, gateway.Options{Store: st, Logger: logger})
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Store: st, Logger: logger, TracerProvider: tracer})
 	if err != nil {
 		return err
 	}
@@ -82,9 +102,16 @@ func runGateway(ctx context.Context, gw *gateway.Gateway, listen, telemetryListe
 	return nil
 }
 
-// openStore opens and migrates the configured store. Only this package
-// imports database drivers.
-func openStore(ctx context.Context, sc config.StoreConfig) (*sqlstore.Store, func(), error) {
+// openStore opens and migrates the configured store, first waiting up to
+// storeStartupWait for it to answer. Only this package imports database
+// drivers.
+func openStore(ctx context.Context, sc config.StoreConfig, logger *slog.Logger) (*sqlstore.Store, func(), error) {
+	return openTracedStore(ctx, sc, logger, nil)
+}
+
+// openTracedStore is openStore with the store's operations traced by tp
+// (nil: not traced).
+func openTracedStore(ctx context.Context, sc config.StoreConfig, logger *slog.Logger, tp trace.TracerProvider) (*sqlstore.Store, func(), error) {
 	var (
 		db      *sql.DB
 		err     error
@@ -96,7 +123,9 @@ func openStore(ctx context.Context, sc config.StoreConfig) (*sqlstore.Store, fun
 		db, err = sql.Open("pgx", sc.DSN.Value())
 		if err == nil {
 			db.SetMaxOpenConns(20)
-			db.SetMaxIdleConns(10)
+			// As many idle as open: with fewer, a busy instance closes and
+			// reopens connections (a backend fork each) on every burst.
+			db.SetMaxIdleConns(20)
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
 	case config.DriverSQLite, "":
@@ -113,9 +142,13 @@ func openStore(ctx context.Context, sc config.StoreConfig) (*sqlstore.Store, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: %w", err)
 	}
+	if err := waitForStore(ctx, db, storeStartupWait, logger); err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("store (%s): %w", dialect, err)
+	}
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	st, err := sqlstore.Open(openCtx, db, dialect, sqlstore.Options{})
+	st, err := sqlstore.Open(openCtx, db, dialect, sqlstore.Options{TracerProvider: tp})
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, fmt.Errorf("store (%s): %w", dialect, err)

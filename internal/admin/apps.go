@@ -335,6 +335,16 @@ func jsonType(kind string) string {
 	return "a " + kind
 }
 
+// writeViews answers 200 with {key: [view(item), ...]} (an empty list,
+// never null).
+func writeViews[T, V any](w http.ResponseWriter, key string, items []T, view func(T) V) {
+	views := make([]V, 0, len(items))
+	for _, it := range items {
+		views = append(views, view(it))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: views})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,26 +22,10 @@ import (
 // downStore is a directory store that fails every call while down is set.
 type downStore struct {
 	directory.Store
-	mu   sync.Mutex
-	down bool
+	downSwitch
 }
 
 var errDirectoryDown = errors.New("users table is gone")
-
-func (s *downStore) err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return errDirectoryDown
-	}
-	return nil
-}
-
-func (s *downStore) setDown(d bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = d
-}
 
 func (s *downStore) CreateDirectoryUser(ctx context.Context, u directory.User, now time.Time) (directory.User, error) {
 	if err := s.err(); err != nil {
@@ -86,7 +69,7 @@ var dirNow = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 func newDirAPI(t testing.TB) *dirAPI {
 	t.Helper()
 	a := &dirAPI{mem: memory.New(), aud: &recordingAuditor{}, logs: &bytes.Buffer{}, now: dirNow}
-	a.store = &downStore{Store: a.mem}
+	a.store = &downStore{Store: a.mem, downSwitch: downSwitch{cause: errDirectoryDown}}
 	mux := http.NewServeMux()
 	DirectoryRoutes(mux, NewToken(adminSecret), a.store, a.aud, func() time.Time { return a.now },
 		slog.New(slog.NewTextHandler(a.logs, nil)))

@@ -42,26 +42,10 @@ func (a *recordingAuditor) Record(_ context.Context, e audit.Event) error {
 // down is set.
 type switchableStore struct {
 	*scimtoken.MemoryStore
-	mu   sync.Mutex
-	down bool
+	downSwitch
 }
 
 var errStoreDown = errors.New("token table is gone")
-
-func (s *switchableStore) err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down {
-		return errStoreDown
-	}
-	return nil
-}
-
-func (s *switchableStore) setDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
 
 func (s *switchableStore) InsertToken(ctx context.Context, rec scimtoken.Record, maxActive int) error {
 	if err := s.err(); err != nil {
@@ -125,7 +109,7 @@ func (a *scimAPI) advance(d time.Duration) {
 func newSCIMAPI(t testing.TB) *scimAPI {
 	t.Helper()
 	a := &scimAPI{
-		store: &switchableStore{MemoryStore: scimtoken.NewMemoryStore()},
+		store: &switchableStore{MemoryStore: scimtoken.NewMemoryStore(), downSwitch: downSwitch{cause: errStoreDown}},
 		audit: &recordingAuditor{}, log: &bytes.Buffer{}, now: testNow,
 	}
 	logger := slog.New(slog.NewJSONHandler(a.log, nil))

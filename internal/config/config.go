@@ -28,6 +28,7 @@ type Config struct {
 	AccountAssignments []AccountAssignmentConfig `yaml:"account_assignments"`
 	OAuth              OAuthConfig               `yaml:"oauth"`
 	SCIM               SCIMConfig                `yaml:"scim"`
+	Tracing            TracingConfig             `yaml:"tracing"`
 
 	// lines maps a YAML path ("store.dsn") to the line of its key in the
 	// parsed file, so that problems can point at the source. It is empty for a
@@ -107,9 +108,41 @@ type ACSEndpoint struct {
 	URL    string `yaml:"url"`
 }
 
-// DirectoryConfig selects the built-in directory (password + MFA) sign-in.
-// It has no settings yet; `directory: {}` selects it.
-type DirectoryConfig struct{}
+// DirectoryConfig selects the built-in directory (password + MFA) sign-in;
+// `directory: {}` selects it with the defaults.
+type DirectoryConfig struct {
+	// MFA is "required" (default) or "off".
+	MFA string `yaml:"mfa"`
+	// WithoutDevice is what happens at sign-in to a user without a second
+	// factor when MFA is required: "register" (default: the user sets one
+	// up after the password) or "refuse" (an administrator must help).
+	WithoutDevice string `yaml:"without_device"`
+	// PasswordMinLength is the shortest password accepted (default 12,
+	// at least 8).
+	PasswordMinLength int `yaml:"password_min_length"`
+	// Lockout locks an account after repeated failures.
+	Lockout LockoutConfig `yaml:"lockout"`
+	// RateLimit limits failures per client address (per instance).
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// WebAuthnRPID is the WebAuthn relying party ID; default the host of
+	// external_url.
+	WebAuthnRPID string `yaml:"webauthn_rp_id"`
+}
+
+// LockoutConfig: after max_failures failures in a row the account is
+// locked for duration, doubling with each further failure up to
+// max_duration.
+type LockoutConfig struct {
+	MaxFailures int      `yaml:"max_failures"`
+	Duration    Duration `yaml:"duration"`
+	MaxDuration Duration `yaml:"max_duration"`
+}
+
+// RateLimitConfig allows failures per window per client address.
+type RateLimitConfig struct {
+	Failures int      `yaml:"failures"`
+	Window   Duration `yaml:"window"`
+}
 
 // Name ID formats accepted in ApplicationConfig.NameIDFormat.
 const (
@@ -162,6 +195,11 @@ type AccountConfig struct {
 type AWSConfig struct {
 	Region      string `yaml:"region"`
 	EndpointURL string `yaml:"endpoint_url"`
+	// SessionTags lists custom user attributes (directory.User.Attributes
+	// keys) sent as PrincipalTag:<key> session tags when credentials are
+	// vended, for attribute-based access control; each is a valid AWS
+	// session tag key not starting with "aws:".
+	SessionTags []string `yaml:"session_tags"`
 }
 
 // PermissionSetConfig is a named set of policies granted in accounts.
@@ -252,6 +290,23 @@ type SCIMConfig struct {
 	// TokenExpiryWarning is how long before expiry a token is reported
 	// (log warning, admin API) as due for rotation.
 	TokenExpiryWarning Duration `yaml:"token_expiry_warning"`
+}
+
+// TracingConfig configures OpenTelemetry tracing (W3C traceparent
+// propagation, spans exported over OTLP/HTTP).
+type TracingConfig struct {
+	// OTLPEndpoint is the OTLP/HTTP collector URL, such as
+	// http://otel-collector:4318 (the path defaults to /v1/traces). Empty
+	// (the default) turns tracing off: no exporter, a no-op tracer. Plain
+	// http is accepted on any host: collectors usually run beside the
+	// gateway, and spans carry no secrets.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SampleRatio is the fraction of new traces sampled, 0 to 1 (default
+	// 0.1). Sampling is parent-based: a request whose traceparent says
+	// sampled (or not) is traced (or not) accordingly.
+	SampleRatio float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans (default "gatehouse").
+	ServiceName string `yaml:"service_name"`
 }
 
 // Duration is a time.Duration written in Go syntax ("90s", "8h") in YAML.

@@ -373,6 +373,11 @@ func TestValidateEachProblem(t *testing.T) {
 		{"aws region bad", func(c *Config) { c.AWS.Region = "US East" }, "aws.region", "not an AWS region"},
 		{"aws endpoint http", func(c *Config) { c.AWS.EndpointURL = "http://moto.internal:5000" }, "aws.endpoint_url", "must use https"},
 		{"aws endpoint loopback ok", func(c *Config) { c.AWS.EndpointURL = "http://127.0.0.1:5000" }, "", ""},
+		{"aws session tags ok", func(c *Config) { c.AWS.SessionTags = []string{"department", "cost-center"} }, "", ""},
+		{"aws session tag bad char", func(c *Config) { c.AWS.SessionTags = []string{"department", "cost*center"} }, "aws.session_tags[1]", "not a session tag key"},
+		{"aws session tag empty", func(c *Config) { c.AWS.SessionTags = []string{""} }, "aws.session_tags[0]", "not a session tag key"},
+		{"aws session tag reserved", func(c *Config) { c.AWS.SessionTags = []string{"AWS:team"} }, "aws.session_tags[0]", "reserved prefix"},
+		{"aws session tag duplicate", func(c *Config) { c.AWS.SessionTags = []string{"team", "team"} }, "aws.session_tags[1]", "already listed"},
 		{"permission set name empty", func(c *Config) {
 			c.PermissionSets = append(c.PermissionSets, PermissionSetConfig{SessionDuration: Duration(time.Hour)})
 		}, "permission_sets[1].name", "1 to 32"},
@@ -465,6 +470,20 @@ func TestValidateEachProblem(t *testing.T) {
 		{"data service audience empty", func(c *Config) { c.OAuth.DataServices[0].Audience = "" }, "oauth.data_services[0].audience", "is required"},
 		{"data service duplicate", func(c *Config) { c.OAuth.DataServices = append(c.OAuth.DataServices, c.OAuth.DataServices[0]) }, "oauth.data_services[1].audience", "already used"},
 		{"data service scopes none", func(c *Config) { c.OAuth.DataServices[0].Scopes = nil }, "oauth.data_services[0].scopes", "at least one"},
+		{"directory mfa", func(c *Config) { directoryOnly(c).MFA = "sometimes" }, "identity_source.directory.mfa", "required or off"},
+		{"directory without device", func(c *Config) { directoryOnly(c).WithoutDevice = "allow" }, "identity_source.directory.without_device", "register or refuse"},
+		{"directory password short", func(c *Config) { directoryOnly(c).PasswordMinLength = 6 }, "identity_source.directory.password_min_length", "between 8 and 128"},
+		{"directory lockout failures", func(c *Config) { directoryOnly(c).Lockout.MaxFailures = -1 }, "identity_source.directory.lockout.max_failures", "between 1 and 100"},
+		{"directory lockout max below base", func(c *Config) {
+			d := directoryOnly(c)
+			d.Lockout.Duration, d.Lockout.MaxDuration = Duration(time.Hour), Duration(time.Minute)
+		}, "identity_source.directory.lockout.max_duration", "at least lockout.duration"},
+		{"directory rate window", func(c *Config) { directoryOnly(c).RateLimit.Window = Duration(time.Millisecond) }, "identity_source.directory.rate_limit.window", "at least 1s"},
+		{"directory rp id foreign", func(c *Config) { directoryOnly(c).WebAuthnRPID = "evil.example" }, "identity_source.directory.webauthn_rp_id", "parent domain"},
+		{"directory all set ok", func(c *Config) {
+			d := directoryOnly(c)
+			d.MFA, d.WithoutDevice, d.PasswordMinLength, d.Lockout.MaxFailures = "off", "refuse", 8, 3
+		}, "", ""},
 		{"data service scope quote", func(c *Config) { c.OAuth.DataServices[0].Scopes[1] = `warehouse"write` }, "oauth.data_services[0].scopes[1]", "not a scope token"},
 	}
 	for _, tc := range tests {
@@ -885,4 +904,12 @@ func FuzzParse(f *testing.F) {
 			require.NotEmpty(t, ve.Problems)
 		}
 	})
+}
+
+// directoryOnly switches c to the directory identity source and returns
+// its settings.
+func directoryOnly(c *Config) *DirectoryConfig {
+	c.IdentitySource.SAML = nil
+	c.IdentitySource.Directory = &DirectoryConfig{}
+	return c.IdentitySource.Directory
 }

@@ -29,6 +29,18 @@ const (
 	DefaultEmailAttribute         = "email"
 	DefaultDisplayNameAttr        = "displayName"
 	DefaultGroupsAttribute        = "groups"
+	// Built-in directory sign-in.
+	DefaultDirectoryMFA       = "required"
+	DefaultWithoutDevice      = "register"
+	DefaultPasswordMinLength  = 12
+	DefaultLockoutFailures    = 5
+	DefaultLockoutDuration    = time.Minute
+	DefaultLockoutMaxDuration = time.Hour
+	DefaultRateLimitFailures  = 20
+	DefaultRateLimitWindow    = 10 * time.Minute
+	// Tracing: a tenth of new traces, as service "gatehouse".
+	DefaultTracingSampleRatio = 0.1
+	DefaultTracingServiceName = "gatehouse"
 	// SPMetadataPath is appended to external_url for the default SP entity ID.
 	SPMetadataPath = "/saml/sp/metadata"
 )
@@ -66,6 +78,23 @@ func (c *Config) ApplyDefaults() {
 		defaultString(&s.Attributes.DisplayName, DefaultDisplayNameAttr)
 		defaultString(&s.Attributes.Groups, DefaultGroupsAttribute)
 	}
+	if d := c.IdentitySource.Directory; d != nil {
+		const p = "identity_source.directory."
+		defaultString(&d.MFA, DefaultDirectoryMFA)
+		defaultString(&d.WithoutDevice, DefaultWithoutDevice)
+		if d.PasswordMinLength == 0 {
+			d.PasswordMinLength = DefaultPasswordMinLength
+		}
+		if d.Lockout.MaxFailures == 0 {
+			d.Lockout.MaxFailures = DefaultLockoutFailures
+		}
+		defaultDuration(c, &d.Lockout.Duration, p+"lockout.duration", DefaultLockoutDuration)
+		defaultDuration(c, &d.Lockout.MaxDuration, p+"lockout.max_duration", DefaultLockoutMaxDuration)
+		if d.RateLimit.Failures == 0 {
+			d.RateLimit.Failures = DefaultRateLimitFailures
+		}
+		defaultDuration(c, &d.RateLimit.Window, p+"rate_limit.window", DefaultRateLimitWindow)
+	}
 	for i := range c.Applications {
 		a := &c.Applications[i]
 		if a.Name == "" {
@@ -83,6 +112,11 @@ func (c *Config) ApplyDefaults() {
 	defaultDuration(c, &c.OAuth.DeviceCodeLifetime, "oauth.device_code_lifetime", DefaultDeviceCodeLifetime)
 	defaultDuration(c, &c.SCIM.TokenLifetime, "scim.token_lifetime", DefaultSCIMTokenLifetime)
 	defaultDuration(c, &c.SCIM.TokenExpiryWarning, "scim.token_expiry_warning", DefaultSCIMTokenExpiryWarning)
+	// An explicit sample_ratio of 0 in a file means sample no new trace.
+	if c.Tracing.SampleRatio == 0 && !c.has("tracing.sample_ratio") {
+		c.Tracing.SampleRatio = DefaultTracingSampleRatio
+	}
+	defaultString(&c.Tracing.ServiceName, DefaultTracingServiceName)
 }
 
 func defaultDuration(c *Config, d *Duration, path string, def time.Duration) {

@@ -72,6 +72,7 @@ var (
 	reRegion      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	reAWSRegion   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	rePermSetName = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,32}$`)
+	reSessionTag  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	reRoleARN     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/[A-Za-z0-9_+=,.@/-]{1,512}$`)
 	rePolicyARN   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9_+=,.@/-]{1,512}$`)
 	reAttrKey     = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$`)
@@ -119,6 +120,7 @@ func (c *Config) Validate() error {
 	v.accountAssignments(sets, accounts)
 	v.oauth()
 	v.scim()
+	v.tracing()
 	if len(v.problems) == 0 {
 		return nil
 	}
@@ -245,6 +247,47 @@ func (v *validator) identitySource() {
 	}
 	if is.SAML != nil {
 		v.saml(is.SAML)
+	}
+	if is.Directory != nil {
+		v.directory(is.Directory)
+	}
+}
+
+// directory checks the directory sign-in settings; a zero value means the
+// default (ApplyDefaults fills it in).
+func (v *validator) directory(d *DirectoryConfig) {
+	const p = "identity_source.directory"
+	if d.MFA != "" && d.MFA != "required" && d.MFA != "off" {
+		v.add(p+".mfa", "must be required or off (got %q)", d.MFA)
+	}
+	if d.WithoutDevice != "" && d.WithoutDevice != "register" && d.WithoutDevice != "refuse" {
+		v.add(p+".without_device", "must be register or refuse (got %q)", d.WithoutDevice)
+	}
+	if d.PasswordMinLength != 0 && (d.PasswordMinLength < 8 || d.PasswordMinLength > 128) {
+		v.add(p+".password_min_length", "must be between 8 and 128 (got %d)", d.PasswordMinLength)
+	}
+	if d.Lockout.MaxFailures != 0 && (d.Lockout.MaxFailures < 1 || d.Lockout.MaxFailures > 100) {
+		v.add(p+".lockout.max_failures", "must be between 1 and 100 (got %d)", d.Lockout.MaxFailures)
+	}
+	if d.Lockout.Duration != 0 {
+		v.durationRange(p+".lockout.duration", d.Lockout.Duration, time.Second, 24*time.Hour, "at least 1s")
+	}
+	if d.Lockout.MaxDuration != 0 {
+		v.durationRange(p+".lockout.max_duration", d.Lockout.MaxDuration, d.Lockout.Duration.Std(), 7*24*time.Hour, "at least lockout.duration")
+	}
+	if d.RateLimit.Failures != 0 && (d.RateLimit.Failures < 1 || d.RateLimit.Failures > 10000) {
+		v.add(p+".rate_limit.failures", "must be between 1 and 10000 (got %d)", d.RateLimit.Failures)
+	}
+	if d.RateLimit.Window != 0 {
+		v.durationRange(p+".rate_limit.window", d.RateLimit.Window, time.Second, 24*time.Hour, "at least 1s")
+	}
+	if d.WebAuthnRPID != "" {
+		if u, err := url.Parse(v.c.ExternalURL); err == nil && u.Hostname() != "" {
+			h := u.Hostname()
+			if h != d.WebAuthnRPID && !strings.HasSuffix(h, "."+d.WebAuthnRPID) {
+				v.add(p+".webauthn_rp_id", "must be the host of external_url (%s) or a parent domain of it (got %q)", h, d.WebAuthnRPID)
+			}
+		}
 	}
 }
 
@@ -393,6 +436,22 @@ func (v *validator) aws() {
 	if a.EndpointURL != "" {
 		v.url("aws.endpoint_url", a.EndpointURL, urlOpts{})
 	}
+	first := map[string]int{}
+	for i, k := range a.SessionTags {
+		p := index("aws.session_tags", i)
+		switch {
+		case !reSessionTag.MatchString(k):
+			v.add(p, "%q is not a session tag key (1 to 128 letters, digits, spaces and _.:/=+-@)", truncate(k, 40))
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			v.add(p, "%q uses the reserved prefix aws:", truncate(k, 40))
+		default:
+			if j, dup := first[k]; dup {
+				v.add(p, "%q is already listed as aws.session_tags[%d]", truncate(k, 40), j)
+			} else {
+				first[k] = i
+			}
+		}
+	}
 }
 
 // permissionSets validates permission sets and returns the declared names.
@@ -459,6 +518,48 @@ func (v *validator) scim() {
 	v.durationRange("scim.token_expiry_warning", sc.TokenExpiryWarning, time.Nanosecond, DefaultSCIMTokenLifetime, "more than 0")
 	if sc.TokenExpiryWarning >= sc.TokenLifetime {
 		v.add("scim.token_expiry_warning", "must be shorter than scim.token_lifetime (%s)", sc.TokenLifetime)
+	}
+}
+
+// maxServiceNameLength bounds tracing.service_name.
+const maxServiceNameLength = 128
+
+func (v *validator) tracing() {
+	t := v.c.Tracing
+	if t.OTLPEndpoint != "" {
+		v.otlpEndpoint("tracing.otlp_endpoint", t.OTLPEndpoint)
+	}
+	// Written so that NaN fails too.
+	if !(t.SampleRatio >= 0 && t.SampleRatio <= 1) {
+		v.add("tracing.sample_ratio", "must be from 0 to 1 (got %v)", t.SampleRatio)
+	}
+	switch n := strings.TrimSpace(t.ServiceName); {
+	case n == "":
+		v.add("tracing.service_name", "is empty")
+	case len(n) > maxServiceNameLength || strings.ContainsFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		v.add("tracing.service_name", "must be at most %d printable characters", maxServiceNameLength)
+	}
+}
+
+// otlpEndpoint checks an absolute http or https URL (http on any host: see
+// TracingConfig) without user information, query or fragment.
+func (v *validator) otlpEndpoint(path, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		v.add(path, "is not an absolute URL") // not echoed: it may hold credentials
+		return
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		v.add(path, "scheme %q is not http or https", truncate(u.Scheme, 16))
+	}
+	if u.User != nil {
+		v.add(path, "must not contain user information (use the OTEL_EXPORTER_OTLP_HEADERS environment variable for credentials)")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		v.add(path, "must not contain a query")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		v.add(path, "must not contain a fragment")
 	}
 }
 

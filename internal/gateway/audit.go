@@ -35,12 +35,18 @@ func (g *Gateway) Close() error {
 
 // oauthAudit stores the authorization server's decisions in the audit log.
 // Record fails when the event could not be stored, and the oauth handlers
-// then withhold what they were about to grant.
-type oauthAudit struct{ log *audit.Log }
+// then withhold what they were about to grant. Token endpoint decisions
+// are counted in gatehouse_oauth_token_grants_total (metrics, when set).
+type oauthAudit struct {
+	log     *audit.Log
+	metrics *gatewayMetrics
+}
 
 // Record implements oauth.AuditSink.
 func (a oauthAudit) Record(ctx context.Context, e oauth.AuditEvent) error {
-	return a.log.Record(ctx, oauthEvent(ctx, e))
+	err := a.log.Record(ctx, oauthEvent(ctx, e))
+	a.metrics.countGrant(e, err)
+	return err
 }
 
 // oauthEvent maps an oauth decision to an audit event: type "oauth.<action>",

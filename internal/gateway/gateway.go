@@ -20,6 +20,18 @@
 // with the SP's own verifier and share the ACS's replay cache. Every token
 // decision is written to the audit log before a token leaves, and a token
 // whose audit record cannot be stored is not issued.
+//
+// With identity_source directory there is no SP: the sign-in pages
+// (package portal over package signin) create the same sessions through
+// an sp.SessionManager, and every factor, lockout and flow decision is the
+// signin service's. With multi-account access configured, the gateway
+// provisions roles only through each account's configured role and only
+// ones it tagged itself (package provision), vends credentials only after
+// re-checking the entitlement against the store (package vend), and
+// accepts on the CLI's API only its own access tokens for the
+// {external_url}/api audience with the credentials scope. Tracing, when
+// on, records route patterns, statuses and store operation names, never
+// paths, queries, tokens or cookies.
 package gateway
 
 import (
@@ -33,17 +45,21 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/apps"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/awsapi"
 	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/portal"
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/signin"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/telemetry"
 	"github.com/gatehouse-dev/gatehouse/metadata"
 	"github.com/gatehouse-dev/gatehouse/saml"
 	"github.com/gatehouse-dev/gatehouse/sp"
@@ -71,6 +87,10 @@ type Options struct {
 	Registry *prometheus.Registry
 	// HTTPClient fetches IdP metadata; nil means a default client.
 	HTTPClient *http.Client
+	// TracerProvider, when set and not a no-op (telemetry.Enabled),
+	// traces requests (continuing an incoming W3C traceparent) and the
+	// metadata and JWK Set fetches; nil means no tracing.
+	TracerProvider trace.TracerProvider
 	// IdentityProvider, when set, is trusted instead of loading the
 	// configured IdP metadata (the demo uses it for its built-in IdP).
 	IdentityProvider *sp.IdentityProvider
@@ -97,6 +117,12 @@ type Gateway struct {
 	handler   http.Handler
 	telemetry http.Handler
 
+	sessions  *sp.SessionManager
+	loginPath string
+	signin    *signin.Service
+	// signinPages serves the directory sign-in pages.
+	signinPages http.Handler
+
 	idp        *idp.IdP
 	ring       *keys.Ring
 	apps       *apps.Registry
@@ -106,8 +132,17 @@ type Gateway struct {
 
 	oauth      *oauthServer
 	audit      *audit.Log
+	metrics    *gatewayMetrics
 	scimTokens *scimtoken.Service
 	scim       http.Handler
+	// accessRT is multi-account access; nil when not configured.
+	accessRT *accessRuntime
+	// accountPages serves the portal's AWS console and credentials pages.
+	accountPages http.Handler
+	// accessAPI is the CLI's API (multi-account access only).
+	accessAPI *awsapi.API
+	// tracer is Options.TracerProvider (nil: tracing off).
+	tracer trace.TracerProvider
 }
 
 // New builds a gateway from a validated config.
@@ -115,13 +150,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if opts.Store == nil {
 		return nil, errors.New("gateway: a store is required")
 	}
-	if cfg.IdentitySource.SAML == nil {
-		return nil, errors.New("gateway: identity_source.directory is not available yet; configure identity_source.saml")
+	if (cfg.IdentitySource.SAML == nil) == (cfg.IdentitySource.Directory == nil) {
+		return nil, errors.New("gateway: configure exactly one of identity_source.saml and identity_source.directory")
 	}
 	if opts.KeyReloadInterval < 0 {
 		return nil, errors.New("gateway: KeyReloadInterval must not be negative")
 	}
-	g := &Gateway{cfg: cfg, store: opts.Store, now: opts.Now, registry: opts.Registry, keyReload: opts.KeyReloadInterval}
+	g := &Gateway{cfg: cfg, store: opts.Store, now: opts.Now, registry: opts.Registry, keyReload: opts.KeyReloadInterval, tracer: opts.TracerProvider}
+	// Outbound fetches (IdP and application metadata) make client spans
+	// and carry the caller's traceparent; unchanged when tracing is off.
+	opts.HTTPClient = telemetry.Client(opts.TracerProvider, opts.HTTPClient)
 	base := opts.Logger
 	if base == nil {
 		base = slog.New(slog.DiscardHandler)
@@ -148,11 +186,82 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			_ = g.Close()
 		}
 	}()
+	if err := g.setupMetrics(opts.Store); err != nil {
+		return nil, err
+	}
 
+	requestURL := func(r *http.Request) *url.URL {
+		u := proxies.ExternalURL(r)
+		u.Path = r.URL.Path
+		return u
+	}
+	if cfg.IdentitySource.SAML != nil {
+		if err := g.setupSP(ctx, cfg, opts, requestURL); err != nil {
+			return nil, err
+		}
+		g.sessions = g.sp.Sessions()
+		g.loginPath = "/saml/sp/login"
+	} else {
+		if g.sessions, err = sp.NewSessionManager(sp.SessionManagerConfig{
+			Sessions: opts.Store, Users: opts.Store, Lifetime: cfg.Session.Lifetime.Std(),
+			CookieDomain: cfg.Session.CookieDomain, RequestURL: requestURL, Now: g.now, Logger: g.log,
+		}); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.loginPath = portal.SignInPath
+	}
+
+	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
+		return nil, err
+	}
+	if err := g.setupAccess(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupAccountPages(); err != nil {
+		return nil, err
+	}
+	if err := g.setupSignIn(cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupOAuth(cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupAccessAPI(); err != nil {
+		return nil, err
+	}
+	if err := g.setupSCIM(cfg); err != nil {
+		return nil, err
+	}
+
+	httpMetrics, err := server.NewHTTPMetrics(g.registry)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	g.routes(mux)
+	if opts.Routes != nil {
+		opts.Routes(mux)
+	}
+	var routed http.Handler = httpMetrics.Instrument(mux)
+	if telemetry.Enabled(g.tracer) {
+		routed = telemetry.Route(routed) // names the server span by the mux pattern
+	}
+	g.handler = telemetry.Handler(g.tracer, server.RequestID(proxies, base)(server.AccessLog(base)(routed)))
+
+	tmux := http.NewServeMux()
+	server.RegisterHealth(tmux, g, g.log)
+	tmux.Handle("GET /metrics", server.MetricsHandler(g.registry))
+	g.telemetry = tmux
+	return g, nil
+}
+
+// setupSP builds the IdP-facing SAML service provider (identity_source
+// saml).
+func (g *Gateway) setupSP(ctx context.Context, cfg *config.Config, opts Options, requestURL func(*http.Request) *url.URL) error {
 	samlCfg := cfg.IdentitySource.SAML
 	idp, err := g.loadIdP(ctx, samlCfg, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	regions := make([]sp.Region, len(samlCfg.ACSEndpoints))
 	for i, e := range samlCfg.ACSEndpoints {
@@ -173,55 +282,28 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			Groups:      samlCfg.Attributes.Groups,
 		},
 		Requests: opts.Store, Replay: opts.Store, Sessions: opts.Store, Users: opts.Store,
-		RequestURL: func(r *http.Request) *url.URL {
-			u := proxies.ExternalURL(r)
-			u.Path = r.URL.Path
-			return u
-		},
-		Audit:    signInAudit{log: g.audit},
-		Now:      g.now,
-		Logger:   g.log,
-		Registry: g.registry,
+		RequestURL: requestURL,
+		Audit:      signInAudit{log: g.audit},
+		Now:        g.now,
+		Logger:     g.log,
+		Registry:   g.registry,
 	}
 	if samlCfg.SignAuthnRequests {
 		// The SP key signs AuthnRequests and is published in the SP
 		// metadata; it is generated in keys.dir on first start.
 		pair, err := keys.LoadOrCreateRSA(cfg.Keys.Dir, "sp-signing", "Gatehouse SP "+samlCfg.EntityID, 10*365*24*time.Hour, g.now())
 		if err != nil {
-			return nil, fmt.Errorf("gateway: keys.dir: %w", err)
+			return fmt.Errorf("gateway: keys.dir: %w", err)
 		}
 		spCfg.Signer, spCfg.SigningCertificate = pair.Signer, pair.Certificate
+		g.metrics.spSigningCert = pair.Certificate
 	}
-	if g.sp, err = sp.New(spCfg); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-
-	if err := g.setupIdP(ctx, cfg, opts, proxies); err != nil {
-		return nil, err
-	}
-	if err := g.setupOAuth(cfg); err != nil {
-		return nil, err
-	}
-	if err := g.setupSCIM(cfg); err != nil {
-		return nil, err
-	}
-
-	httpMetrics, err := server.NewHTTPMetrics(g.registry)
+	srv, err := sp.New(spCfg)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return fmt.Errorf("gateway: %w", err)
 	}
-	mux := http.NewServeMux()
-	g.routes(mux)
-	if opts.Routes != nil {
-		opts.Routes(mux)
-	}
-	g.handler = server.RequestID(proxies, base)(server.AccessLog(base)(httpMetrics.Instrument(mux)))
-
-	tmux := http.NewServeMux()
-	server.RegisterHealth(tmux, g, g.log)
-	tmux.Handle("GET /metrics", server.MetricsHandler(g.registry))
-	g.telemetry = tmux
-	return g, nil
+	g.sp = srv
+	return nil
 }
 
 func (g *Gateway) loadIdP(ctx context.Context, samlCfg *config.SAMLSourceConfig, opts Options) (sp.IdentityProvider, error) {
@@ -263,6 +345,12 @@ func (g *Gateway) loadIdP(ctx context.Context, samlCfg *config.SAMLSourceConfig,
 	return sp.IdentityProviderFromMetadata(initial), nil
 }
 
+// jwksClient fetches trusted issuers' jwks_url key sets: their default
+// client, traced when tracing is on.
+func (g *Gateway) jwksClient() *http.Client {
+	return telemetry.Client(g.tracer, &http.Client{Timeout: jwksFetchTimeout})
+}
+
 // Ready reports whether the store answers and the IdP metadata is usable.
 func (g *Gateway) Ready(ctx context.Context) error {
 	if err := g.store.Ping(ctx); err != nil {
@@ -287,8 +375,8 @@ func (g *Gateway) SP() *sp.SP { return g.sp }
 // Registry returns the gateway's metrics registry.
 func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
 
-// Start runs the background work (metadata refresh, expired-row cleanup)
-// until ctx is done.
+// Start runs the background work (metadata refresh, expired-row cleanup,
+// the provisioning worker of multi-account access) until ctx is done.
 func (g *Gateway) Start(ctx context.Context) {
 	if g.refresher != nil {
 		g.refresher.Start(ctx)
@@ -301,6 +389,7 @@ func (g *Gateway) Start(ctx context.Context) {
 		g.log.Info("OAuth signing keys reloaded")
 	})
 	g.startSCIM(ctx)
+	g.startAccess(ctx)
 	go g.cleanupLoop(ctx, 5*time.Minute)
 }
 

@@ -31,12 +31,14 @@ const (
 // sessionBridge lets the app-facing IdP use the portal sessions that the
 // IdP-facing SP creates.
 type sessionBridge struct {
-	sp      *sp.SP
-	proxies *server.TrustedProxies
+	sessions *sp.SessionManager
+	// loginPath starts a sign-in at the identity source.
+	loginPath string
+	proxies   *server.TrustedProxies
 }
 
 func (b sessionBridge) Principal(r *http.Request) (idp.Principal, error) {
-	sess, user, err := b.sp.Authenticate(r)
+	sess, user, err := b.sessions.Authenticate(r)
 	if errors.Is(err, sp.ErrNoSession) {
 		return idp.Principal{}, idp.ErrNoSession
 	}
@@ -69,12 +71,17 @@ func (b sessionBridge) StartLogin(w http.ResponseWriter, r *http.Request, return
 	if !sp.IsLocalPath(returnTo) {
 		returnTo = "/portal"
 	}
-	http.Redirect(w, r, "/saml/sp/login?return_to="+url.QueryEscape(returnTo), http.StatusFound)
+	http.Redirect(w, r, b.loginURL(returnTo), http.StatusFound)
+}
+
+// loginURL is the identity source's sign-in start with a return target.
+func (b sessionBridge) loginURL(returnTo string) string {
+	return b.loginPath + "?return_to=" + url.QueryEscape(returnTo)
 }
 
 // EndSession ends the portal session (single logout).
 func (b sessionBridge) EndSession(w http.ResponseWriter, r *http.Request) error {
-	return b.sp.EndSession(w, r)
+	return b.sessions.EndSession(w, r)
 }
 
 // idpMetadataHandler serves the IdP metadata with the current and the next
@@ -150,7 +157,7 @@ func (g *Gateway) setupIdP(ctx context.Context, cfg *config.Config, opts Options
 	if err := g.apps.Load(ctx); err != nil {
 		return fmt.Errorf("gateway: applications: %w", err)
 	}
-	bridge := sessionBridge{sp: g.sp, proxies: proxies}
+	bridge := sessionBridge{sessions: g.sessions, loginPath: g.loginPath, proxies: proxies}
 	g.idp, err = idp.New(idp.Config{
 		EntityID:         externalURL(cfg.ExternalURL, idpMetadataPath),
 		SSOURL:           externalURL(cfg.ExternalURL, idpSSOPath),
@@ -177,11 +184,21 @@ func (g *Gateway) setupIdP(ctx context.Context, cfg *config.Config, opts Options
 		g.log.Info("created the admin token", "file", cfg.Admin.TokenFile)
 	}
 	g.adminToken = tok
+	devices := ""
+	if cfg.IdentitySource.Directory != nil && cfg.IdentitySource.Directory.MFA != "off" {
+		devices = portal.SignInAddPath
+	}
+	var accounts portal.AccountLister
+	if accessEnabled(cfg) {
+		accounts = portalAccounts{g}
+	}
 	g.portal, err = portal.New(portal.Config{
-		Sessions: portalSessions{bridge},
-		Apps:     portalApps{g.apps},
-		Now:      g.now,
-		Logger:   g.log,
+		Sessions:   portalSessions{bridge},
+		Apps:       portalApps{g.apps},
+		Accounts:   accounts,
+		DevicesURL: devices,
+		Now:        g.now,
+		Logger:     g.log,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -193,7 +210,7 @@ func (g *Gateway) setupIdP(ctx context.Context, cfg *config.Config, opts Options
 type portalSessions struct{ b sessionBridge }
 
 func (s portalSessions) Current(r *http.Request) (portal.User, time.Time, error) {
-	sess, user, err := s.b.sp.Authenticate(r)
+	sess, user, err := s.b.sessions.Authenticate(r)
 	if errors.Is(err, sp.ErrNoSession) {
 		return portal.User{}, time.Time{}, portal.ErrNoSession
 	}
@@ -203,9 +220,7 @@ func (s portalSessions) Current(r *http.Request) (portal.User, time.Time, error)
 	return portal.User{ID: user.ID, UserName: user.UserName, Email: user.Email, DisplayName: user.DisplayName, Groups: user.Groups}, sess.ExpiresAt, nil
 }
 
-func (s portalSessions) LoginURL(returnTo string) string {
-	return "/saml/sp/login?return_to=" + url.QueryEscape(returnTo)
-}
+func (s portalSessions) LoginURL(returnTo string) string { return s.b.loginURL(returnTo) }
 
 // portalApps lists the applications assigned to the portal's user.
 type portalApps struct{ reg *apps.Registry }
@@ -231,10 +246,21 @@ func (g *Gateway) idpRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+g.idp.ResumePath(), g.idp.ResumeHandler())
 	mux.Handle("GET /saml/idp/launch/{app_id}", g.idp.LaunchHandler())
 	mux.Handle("GET "+portal.PortalPath, g.portal.Handler())
-	mux.Handle("POST "+portal.SignOutPath, g.portal.SignOutHandler(g.sp.EndSession))
+	mux.Handle("POST "+portal.SignOutPath, g.portal.SignOutHandler(g.sessions.EndSession))
 	admin.Routes(mux, g.adminToken, g.apps)
 	admin.AuditRoutes(mux, g.adminToken, g.audit, g.log)
 	admin.DirectoryRoutes(mux, g.adminToken, g.store, g.audit, g.now, g.log)
+	var signInAdmin admin.SignInAdmin // nil unless identity_source is directory
+	if g.signin != nil {
+		signInAdmin = g.signin
+	}
+	admin.SignInRoutes(mux, g.adminToken, signInAdmin, g.audit, g.now, g.log)
+	accessCfg := admin.AccessConfig{Auditor: g.audit, Now: g.now, Logger: g.log} // 404 not_configured without access
+	if g.accessRT != nil {
+		accessCfg.Service, accessCfg.Store, accessCfg.Principals, accessCfg.Provisioning = g.accessRT.service, g.store, g.store, g.accessRT.worker
+	}
+	admin.AccessRoutes(mux, g.adminToken, accessCfg)
+	g.accessAPIRoutes(mux) // the CLI's /api/v1/accounts and /api/v1/credentials
 }
 
 // IdPEntityID returns the app-facing IdP's entity ID.

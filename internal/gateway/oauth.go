@@ -41,8 +41,9 @@ type oauthServer struct {
 	devicePage http.Handler // the RFC 8628 verification page
 }
 
-// ringAlgorithm maps oauth.signing_alg to the key ring's algorithm.
-func ringAlgorithm(alg string) (string, error) {
+// OAuthRingAlgorithm maps oauth.signing_alg to the algorithm of the
+// OAuth signing ring's keys.
+func OAuthRingAlgorithm(alg string) (string, error) {
 	switch alg {
 	case config.AlgES256:
 		return keys.AlgorithmECDSAP256, nil
@@ -53,6 +54,50 @@ func ringAlgorithm(alg string) (string, error) {
 	default:
 		return "", fmt.Errorf("gateway: oauth.signing_alg: unsupported algorithm %q", alg)
 	}
+}
+
+// OAuthPreviousGraceMargin is what the OAuth signing ring's previous-key
+// grace period adds to oauth.access_token_lifetime and the key reload
+// interval: the clock skew data services allow when they check exp (the
+// oauth package's validator allows oauth.DefaultClockSkew, others commonly
+// a few minutes) and the clock difference between the host that recorded
+// the activation and the gateways that count the grace from it.
+const OAuthPreviousGraceMargin = 5 * time.Minute
+
+// OAuthPreviousGrace is how long the OAuth signing ring's previous key
+// stays in /oauth/jwks after an activation, for access tokens of
+// accessTokenLifetime and a ring reloaded every reload (0 means
+// keys.DefaultWatchInterval). A gateway that has not reloaded yet signs
+// with the previous key for up to reload after the activation, and each
+// such token must verify until it expires, at data services that refetch
+// /oauth/jwks as well as at the gateway's own introspection and token
+// exchange: the grace is the lifetime plus reload plus
+// OAuthPreviousGraceMargin, and never less than keys.DefaultPreviousGrace.
+// keys.DefaultPreviousGrace alone (sized for SAML assertions) is shorter
+// than the default access-token lifetime of an hour.
+func OAuthPreviousGrace(accessTokenLifetime, reload time.Duration) time.Duration {
+	if reload <= 0 {
+		reload = keys.DefaultWatchInterval
+	}
+	return max(keys.DefaultPreviousGrace, accessTokenLifetime+reload+OAuthPreviousGraceMargin)
+}
+
+// OAuthRingOptions are the options the gateway opens the OAuth signing
+// ring (OAuthSigningRing in keys.dir) with, for a gateway that reloads it
+// every reload (0 means keys.DefaultWatchInterval); the caller sets Now and
+// Logger. `gatehouse keys --ring oauth` opens the ring with them too.
+func OAuthRingOptions(cfg *config.Config, reload time.Duration) (keys.RingOptions, error) {
+	alg, err := OAuthRingAlgorithm(cfg.OAuth.SigningAlg)
+	if err != nil {
+		return keys.RingOptions{}, err
+	}
+	return keys.RingOptions{
+		Algorithm: alg, CommonName: "Gatehouse OAuth",
+		// A JWT-only ring: an Ed25519 key there is never damage, so that
+		// a signing_alg that no longer matches it is reported as such.
+		AllowEd25519:  true,
+		PreviousGrace: OAuthPreviousGrace(cfg.OAuth.AccessTokenLifetime.Std(), reload),
+	}, nil
 }
 
 // jwsAlgorithm is the JWS algorithm a ring key signs with.
@@ -92,7 +137,8 @@ func (s ringSigner) SigningKey(ctx context.Context) (string, jwa.SignatureAlgori
 	return certKID(cert), alg, key, nil
 }
 
-// ringKeys are the ring's published public keys (current and next), read
+// ringKeys are the ring's published public keys (current, next, and
+// previous during its grace period: OAuthPreviousGrace), read
 // at each call so a rotation is published as soon as the ring reloads.
 type ringKeys struct{ ring *keys.Ring }
 
@@ -197,16 +243,13 @@ const maxSubjectTokenSize = 64 << 10
 // device authorization, introspection and revocation.
 func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	o := cfg.OAuth
-	ringAlg, err := ringAlgorithm(o.SigningAlg)
+	ringOpts, err := OAuthRingOptions(cfg, g.keyReload)
 	if err != nil {
 		return err
 	}
-	ring, err := keys.OpenRing(cfg.Keys.Dir, OAuthSigningRing, keys.RingOptions{
-		Algorithm: ringAlg, CommonName: "Gatehouse OAuth", Now: g.now, Logger: g.log,
-		// A JWT-only ring: an Ed25519 key there is never damage, so that
-		// a signing_alg that no longer matches it is reported as such.
-		AllowEd25519: true,
-	})
+	ringAlg := ringOpts.Algorithm
+	ringOpts.Now, ringOpts.Logger = g.now, g.log
+	ring, err := keys.OpenRing(cfg.Keys.Dir, OAuthSigningRing, ringOpts)
 	if err != nil {
 		return fmt.Errorf("gateway: keys.dir: %w", err)
 	}
@@ -225,14 +268,17 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("gateway: oauth: %w", err)
 	}
-	clients, err := newConfigClients(o.Clients)
+	// With multi-account access, the built-in gatehouse-cli client and its
+	// data service are added (cliOAuth).
+	clientCfgs, serviceCfgs := cliOAuth(cfg)
+	clients, err := newConfigClients(clientCfgs)
 	if err != nil {
 		return err
 	}
 	var scopes []string
-	services := make([]oauth.DataService, 0, len(o.DataServices))
-	audiences := make([]string, 0, len(o.DataServices))
-	for _, ds := range o.DataServices {
+	services := make([]oauth.DataService, 0, len(serviceCfgs))
+	audiences := make([]string, 0, len(serviceCfgs))
+	for _, ds := range serviceCfgs {
 		services = append(services, oauth.DataService{Audience: ds.Audience, Scopes: slices.Clone(ds.Scopes)})
 		audiences = append(audiences, ds.Audience)
 		for _, s := range ds.Scopes {
@@ -243,7 +289,7 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	}
 	tokenEndpoint := externalURL(cfg.ExternalURL, oauth.PathToken)
 	deviceEndpoint := externalURL(cfg.ExternalURL, oauth.PathDeviceAuthorization)
-	sink := oauthAudit{log: g.audit}
+	sink := oauthAudit{log: g.audit, metrics: g.metrics}
 
 	resolvers := map[string]oauth.SubjectResolver{}
 	// own validates Gatehouse's access tokens: subject and actor tokens,
@@ -267,7 +313,7 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	grants := []string{oauth.GrantTokenExchange, oauth.GrantDeviceCode, oauth.GrantRefreshToken}
 	var assertions oauth.SubjectResolver
 	if len(o.TrustedTokenIssuers) > 0 {
-		ti, err := newTrustedIssuers(o.TrustedTokenIssuers, trustedIssuerDeps{users: g.store, now: g.now, log: g.log})
+		ti, err := newTrustedIssuers(o.TrustedTokenIssuers, trustedIssuerDeps{users: g.store, now: g.now, log: g.log, client: g.jwksClient()})
 		if err != nil {
 			return err
 		}

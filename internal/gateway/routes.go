@@ -13,14 +13,18 @@ func (g *Gateway) routes(mux *http.ServeMux) {
 	server.RegisterHealth(mux, g, g.log)
 	mux.Handle("GET /metrics", server.MetricsHandler(g.registry))
 
-	mux.Handle("GET /saml/sp/metadata", g.sp.MetadataHandler())
-	mux.Handle("GET /saml/sp/login", g.requireFreshMetadata(g.sp.LoginHandler()))
-	acs := server.MaxBody(maxSAMLBody)(g.requireFreshMetadata(g.sp.ACSHandler()))
-	for _, p := range g.sp.ACSPaths() {
-		mux.Handle("POST "+p, acs)
+	if g.sp != nil {
+		mux.Handle("GET /saml/sp/metadata", g.sp.MetadataHandler())
+		mux.Handle("GET /saml/sp/login", g.requireFreshMetadata(g.sp.LoginHandler()))
+		acs := server.MaxBody(maxSAMLBody)(g.requireFreshMetadata(g.sp.ACSHandler()))
+		for _, p := range g.sp.ACSPaths() {
+			mux.Handle("POST "+p, acs)
+		}
 	}
-	mux.Handle("GET /api/v1/session", g.sp.SessionHandler())
-	mux.Handle("POST /api/v1/logout", g.sp.LogoutHandler())
+	g.signInRoutes(mux)
+	g.accountPageRoutes(mux)
+	mux.Handle("GET /api/v1/session", g.sessions.SessionHandler())
+	mux.Handle("POST /api/v1/logout", g.sessions.LogoutHandler())
 	g.idpRoutes(mux)
 	g.oauthRoutes(mux)
 	g.scimRoutes(mux)

@@ -41,10 +41,10 @@ func (g *Gateway) setupSCIM(cfg *config.Config) error {
 	return nil
 }
 
-// scimRoutes registers /scim/v2 (behind a SCIM bearer token) and the
-// SCIM token admin endpoints.
+// scimRoutes registers /scim/v2 (behind a SCIM bearer token, counted in
+// gatehouse_scim_requests_total) and the SCIM token admin endpoints.
 func (g *Gateway) scimRoutes(mux *http.ServeMux) {
-	mux.Handle(scim.PathPrefix+"/", g.scimTokens.Require(g.scim))
+	mux.Handle(scim.PathPrefix+"/", g.metrics.instrumentSCIM(g.scimTokens.Require(g.scim)))
 	admin.SCIMTokenRoutes(mux, g.adminToken, g.scimTokens, g.log)
 }
 

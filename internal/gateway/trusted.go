@@ -262,7 +262,7 @@ func (t *trustedIssuers) ResolveSubject(ctx context.Context, tokenType, token st
 	case errors.Is(err, sp.ErrConflict):
 		return oauth.Subject{}, oauth.NewError(oauth.ErrInvalidGrant, "the token names more than one user").Wrap(err)
 	case err != nil:
-		return oauth.Subject{}, oauth.NewError(oauth.ErrServerError, "user lookup failed").Wrap(err)
+		return oauth.Subject{}, oauth.NewError(oauth.ErrTemporarilyUnavailable, "the user directory is temporarily unavailable").Wrap(err)
 	}
 	s := subjectOf(u)
 	s.Issuer = tok.Issuer()

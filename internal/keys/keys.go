@@ -144,7 +144,8 @@ func writeAtomic(path string, data []byte) (err error) {
 // LoadOrCreateSecret returns the random secret stored in dir/NAME.secret,
 // creating it (size random bytes, 0600) when absent. A file of another size
 // is an error, never replaced: the secret keys values partners depend on
-// (persistent NameIDs).
+// (persistent NameIDs). Processes creating the same secret at once on a
+// shared keys.dir all end up with the one that was written first.
 func LoadOrCreateSecret(dir, name string, size int) ([]byte, error) {
 	path := filepath.Join(dir, name+".secret")
 	b, err := os.ReadFile(path)
@@ -162,8 +163,46 @@ func LoadOrCreateSecret(dir, name string, size int) ([]byte, error) {
 	}
 	b = make([]byte, size)
 	_, _ = rand.Read(b)
-	if err := writeAtomic(path, b); err != nil {
+	created, err := writeNew(path, b)
+	if err != nil {
 		return nil, err
 	}
+	if !created {
+		// Another process (an instance starting beside this one on a
+		// shared keys.dir) created it first: use that one, so every
+		// instance holds the same secret.
+		return LoadOrCreateSecret(dir, name, size)
+	}
 	return b, nil
+}
+
+// writeNew writes data to path only when path does not exist yet,
+// atomically: the file appears complete (hard-linked from a synced
+// temporary file) or not at all. It reports whether it created the file;
+// false with no error means another writer got there first.
+func writeNew(path string, data []byte) (created bool, err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return false, fmt.Errorf("keys: %w", err)
+	}
+	tmp := f.Name()
+	defer func() { _ = os.Remove(tmp) }()
+	if err = f.Chmod(0o600); err == nil {
+		if _, err = f.Write(data); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("keys: writing %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("keys: %w", err)
+	}
+	return true, nil
 }

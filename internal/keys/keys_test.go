@@ -3,6 +3,7 @@ package keys
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,4 +73,36 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "short.secret"), []byte("abc"), 0o600))
 	_, err = LoadOrCreateSecret(dir, "short", 32)
 	assert.ErrorContains(t, err, "holds 3 bytes")
+}
+
+// TestLoadOrCreateSecretConcurrent: instances starting at once on an empty
+// shared keys.dir all get the same secret, the one on disk.
+func TestLoadOrCreateSecretConcurrent(t *testing.T) {
+	for round := range 5 {
+		dir := t.TempDir()
+		const n = 16
+		got := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got[i], errs[i] = LoadOrCreateSecret(dir, "shared", 32)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		onDisk, err := os.ReadFile(filepath.Join(dir, "shared.secret"))
+		require.NoError(t, err)
+		for i := range n {
+			require.NoError(t, errs[i], "round %d caller %d", round, i)
+			assert.Equal(t, onDisk, got[i], "round %d caller %d holds the secret on disk", round, i)
+		}
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "no temporary file is left behind")
+	}
 }

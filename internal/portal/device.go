@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"hash"
 	"html/template"
 	"log/slog"
@@ -98,7 +99,7 @@ type deviceHandler struct {
 	approver DeviceApprover
 	origin   string
 	csrfKey  []byte
-	limit    *failureLimiter
+	limit    *ratelimit.Failures
 }
 
 // DeviceHandler validates cfg and returns the handler of the RFC 8628
@@ -150,7 +151,7 @@ func (p *Portal) DeviceHandler(cfg DeviceConfig) (http.Handler, error) {
 		approver: cfg.Approver,
 		origin:   origin,
 		csrfKey:  bytes.Clone(cfg.CSRFKey),
-		limit:    newFailureLimiter(maxFailures, window, deviceMaxTracked),
+		limit:    ratelimit.NewFailures(maxFailures, window, deviceMaxTracked),
 	}, nil
 }
 
@@ -243,15 +244,15 @@ func (h *deviceHandler) serveGet(w http.ResponseWriter, r *http.Request) {
 		h.entryForm(w, r, user, http.StatusBadRequest, msgInvalidCode)
 		return
 	}
-	keys := []string{userKey(user.ID), addrKey(r.RemoteAddr)}
-	if allowed, wait := h.limit.take(now, keys...); !allowed {
+	keys := []string{ratelimit.UserKey(user.ID), ratelimit.AddrKey(r.RemoteAddr)}
+	if allowed, wait := h.limit.Take(now, keys...); !allowed {
 		h.limited(w, r, user, wait)
 		return
 	}
 	prompt, err := h.approver.Lookup(ctx, code)
 	switch {
 	case err == nil:
-		h.limit.refund(now, keys...)
+		h.limit.Refund(now, keys...)
 	case errors.Is(err, oauth.ErrNotFound):
 		// The charge stays: this was a failed guess, if a guess.
 		h.p.log.LogAttrs(ctx, slog.LevelInfo, "portal: device code lookup failed", slog.String("user_id", user.ID),
@@ -259,11 +260,11 @@ func (h *deviceHandler) serveGet(w http.ResponseWriter, r *http.Request) {
 		h.entryForm(w, r, user, http.StatusNotFound, msgUnknownCode)
 		return
 	case errors.Is(err, oauth.ErrInvalidUserCode):
-		h.limit.refund(now, keys...)
+		h.limit.Refund(now, keys...)
 		h.entryForm(w, r, user, http.StatusBadRequest, msgInvalidCode)
 		return
 	default:
-		h.limit.refund(now, keys...)
+		h.limit.Refund(now, keys...)
 		h.p.log.ErrorContext(ctx, "portal: device code lookup failed", "user_id", user.ID, "err", err)
 		h.unavailable(w, r)
 		return
@@ -338,14 +339,14 @@ func (h *deviceHandler) servePost(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	keys := []string{userKey(user.ID), addrKey(r.RemoteAddr)}
-	if allowed, wait := h.limit.take(now, keys...); !allowed {
+	keys := []string{ratelimit.UserKey(user.ID), ratelimit.AddrKey(r.RemoteAddr)}
+	if allowed, wait := h.limit.Take(now, keys...); !allowed {
 		h.limited(w, r, user, wait)
 		return
 	}
 	err := h.approver.Decide(ctx, code, user.ID, approve)
 	if guessFailed := errors.Is(err, oauth.ErrNotFound) && !errors.Is(err, oauth.ErrConflict); !guessFailed {
-		h.limit.refund(now, keys...)
+		h.limit.Refund(now, keys...)
 	}
 	switch {
 	case err == nil && approve:

@@ -659,7 +659,7 @@ func TestDeviceRateLimit(t *testing.T) {
 		assertLimited(t, f, "60")
 		f.now = f.now.Add(DefaultDeviceFailureWindow)
 		assertAllowed(t, f)
-		assert.Zero(t, f.h.limit.size(), "recovered keys are dropped")
+		assert.Zero(t, f.h.limit.Size(), "recovered keys are dropped")
 	})
 
 	t.Run("successful lookups and other errors do not count", func(t *testing.T) {
@@ -676,7 +676,7 @@ func TestDeviceRateLimit(t *testing.T) {
 		}
 		f.approver.lookupErr = nil
 		assertAllowed(t, f)
-		assert.Zero(t, f.h.limit.size())
+		assert.Zero(t, f.h.limit.Size())
 	})
 
 	t.Run("failed decisions count, and decisions are limited", func(t *testing.T) {

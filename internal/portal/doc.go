@@ -4,7 +4,14 @@
 // sign-out button, plus the signed-out page behind POST /logout, and the
 // RFC 8628 device verification page at /device (Portal.DeviceHandler),
 // where a signed-in user types the code a device shows and approves or
-// denies its request.
+// denies its request, and, for the built-in directory identity source, the
+// sign-in pages under /signin (Portal.SignInHandler): the password form,
+// the second-factor page (TOTP code or a WebAuthn key), the first-device
+// registration page and /signin/add, where a signed-in user adds a device
+// after typing the password again. Portal.AccountsHandler serves the
+// account role pages the portal links to (RoleLinks): /portal/aws/console
+// signs the user in to the AWS console, /portal/aws/credentials shows
+// temporary credentials for the command line.
 //
 // The page is server-rendered with html/template and works without
 // JavaScript: the list is complete, and a GET form (?q=) filters it on the
@@ -65,4 +72,39 @@
 // browser sends "Origin: null" with its form; it loads nothing and links
 // nowhere outside the gateway. Logs name the user and at most the first
 // two characters of a code; the CSRF token is never logged.
+//
+// The sign-in pages hold no logic of their own: every decision (password,
+// lockout, codes, WebAuthn ceremonies, sessions, audit) is the
+// SignInService's, and the pages only carry the flow secret in a cookie
+// that is HttpOnly, SameSite=Strict, Secure under https and scoped to
+// /signin. Every POST is refused before the service is called when it is
+// a cross-origin browser request (net/http.CrossOriginProtection), so no
+// other site can sign a browser in as someone else or drive a sign-in in
+// progress; bodies are capped at 64 KiB. The return target is used only
+// when it is a local path (sp.IsLocalPath), else /portal. The pages add
+// "img-src data:" (the QR code, a PNG the gateway made) and
+// "connect-src 'self'" (the WebAuthn calls) to the usual CSP; the page
+// script only sets textContent and navigates only to a local path the
+// gateway returned. Error messages say what the user can do and never
+// which of user name or password was wrong.
+//
+// The account role pages issue nothing themselves: a ConsoleSigner and a
+// CredentialVendor (vend.Vendor) check the entitlement of the session's
+// user on every request, and vend.ErrNotEntitled becomes one 403 page
+// that says nothing about what exists. The account and role parameters
+// must match [0-9]{12} and [\w+=,.@-]{1,32} before anything is called.
+// Both pages answer GET only (HEAD too is 405, since both issue
+// something), and a request another site started (Sec-Fetch-Site
+// cross-site or same-site) gets a Continue link instead, so no other site
+// can make the gateway issue credentials or console sessions. Both send
+// no-store, no-referrer, X-Frame-Options: DENY and frame-ancestors 'none',
+// and Cross-Origin-Opener-Policy: same-origin. The console page's CSP
+// replaces form-action 'self' with the AWS sign-in origin and the console
+// origins it redirects to (browsers apply form-action to a form post's
+// redirects), plus the relay state's origin, which is used only when it is
+// an https URL that a CSP source can hold; it has no other form. The
+// credentials page refuses (503) credentials with characters outside
+// [A-Za-z0-9/+=] or already expired, as they are shown in shell lines a
+// user pastes; its copy buttons are wired by the nonce'd script, with no
+// inline handlers.
 package portal

@@ -87,6 +87,9 @@ type Config struct {
 	Apps AppLister
 	// Accounts lists the user's accounts; nil shows no accounts section.
 	Accounts AccountLister
+	// DevicesURL, when set, is linked from the profile as the place to
+	// add a sign-in device (the directory sign-in's SignInAddPath).
+	DevicesURL string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives errors; nil discards.
@@ -116,6 +119,7 @@ type Portal struct {
 	sessions SessionSource
 	apps     AppLister
 	accounts AccountLister
+	devices  string
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -128,7 +132,10 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.Apps == nil {
 		return nil, errors.New("portal: Config.Apps is required")
 	}
-	p := &Portal{sessions: cfg.Sessions, apps: cfg.Apps, accounts: cfg.Accounts, now: cfg.Now, log: cfg.Logger}
+	if cfg.DevicesURL != "" && !safeLink(cfg.DevicesURL) {
+		return nil, errors.New("portal: Config.DevicesURL is not a safe link")
+	}
+	p := &Portal{sessions: cfg.Sessions, apps: cfg.Apps, accounts: cfg.Accounts, devices: cfg.DevicesURL, now: cfg.Now, log: cfg.Logger}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -233,6 +240,7 @@ type portalView struct {
 	Apps          []appView
 	AppsAssigned  int
 	ShowAccounts  bool
+	DevicesURL    string
 	Accounts      []accountView
 	AccountsTotal int
 }
@@ -269,6 +277,7 @@ func (p *Portal) buildView(ctx context.Context, r *http.Request, now time.Time, 
 		Path:         r.URL.Path,
 		Query:        searchQuery(r),
 		ShowAccounts: p.accounts != nil,
+		DevicesURL:   p.devices,
 		AppsAssigned: len(apps),
 	}
 	if v.Path == "" {

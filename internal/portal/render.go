@@ -16,6 +16,16 @@ type pageBase struct {
 	// Referrer is the page's referrer policy, sent as the
 	// Referrer-Policy header and in a meta element.
 	Referrer string
+	// extraCSP is appended to the page's Content-Security-Policy (the
+	// sign-in pages' QR code image and WebAuthn fetches). It must only add
+	// directives the base policy lacks: when a policy names a directive
+	// twice, browsers obey the first and ignore the rest, so an appended
+	// directive cannot change one of the base's.
+	extraCSP string
+	// formAction, when set, replaces 'self' as the source list of the
+	// form-action directive: the only places the page's forms may post
+	// to (the AWS console page posts to AWS and nowhere else).
+	formAction string
 }
 
 // Referrer policies of the pages.
@@ -45,20 +55,28 @@ func newNonce() string { return rand.Text() }
 
 // cspFor is the Content-Security-Policy of a page with the given nonce: no
 // external resource of any kind, only the response's own inline style and
-// script.
-func cspFor(nonce string) string {
+// script, forms posting only to formAction (a CSP source list).
+func cspFor(nonce, formAction string) string {
 	return "default-src 'none'; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce +
-		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		"'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // nonced is implemented by every page view.
 type nonced interface {
 	nonce() string
 	referrer() string
+	csp() string
 }
 
 func (b *pageBase) nonce() string    { return b.Nonce }
 func (b *pageBase) referrer() string { return b.Referrer }
+func (b *pageBase) csp() string {
+	csp := cspFor(b.Nonce, firstNonEmpty(b.formAction, "'self'"))
+	if b.extraCSP != "" {
+		csp += "; " + b.extraCSP
+	}
+	return csp
+}
 
 // render executes t into a buffer and writes it with the page headers, so a
 // template failure never sends half a page.
@@ -78,7 +96,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, t *t
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", cspFor(data.nonce()))
+	h.Set("Content-Security-Policy", data.csp())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -164,6 +182,14 @@ ul.scopes{margin:0;padding-left:1.25rem}
 .decide{display:flex;flex-wrap:wrap;gap:.75rem;margin:1.5rem 0 1rem}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff;font-weight:600}
 button.primary:hover{background:#0842a0}
+.narrow{max-width:32rem}
+.stack{display:flex;flex-direction:column;gap:.5rem;align-items:flex-start;margin:0 0 1.5rem}
+.stack label{font-weight:600}
+.stack input{width:100%;max-width:24rem;padding:.45rem .65rem;border:1px solid #6b7280;border-radius:.375rem}
+.block{margin:0 0 1.25rem}
+.block h3{margin:0 0 .5rem}
+.block button.copy{margin-top:.5rem}
+pre.code{margin:0;padding:.75rem 1rem;border:1px solid var(--line);border-radius:.375rem;background:#f6f8fa;font:14px/1.45 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
 .vh{position:absolute!important;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
 `
 
@@ -282,6 +308,9 @@ const portalHTML = `{{template "head" .}}
 <dt>Groups</dt><dd id="groups">{{range $i, $g := .Groups}}{{if $i}}, {{end}}{{$g}}{{else}}none{{end}}</dd>
 <dt>Session ends</dt><dd id="expires"><time datetime="{{.ExpiresISO}}">{{.ExpiresText}}</time> (in {{.Remaining}})</dd>
 </dl>
+{{- if .DevicesURL}}
+<p><a id="add-device" href="{{.DevicesURL}}">Add a sign-in device</a> (an authenticator app or a security key)</p>
+{{- end}}
 </section>
 </main>
 {{- if .ShowSearch}}

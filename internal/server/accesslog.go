@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 const (
@@ -12,7 +14,9 @@ const (
 )
 
 // AccessLog logs one line per request at the end of it: method, path
-// (without the query), status, duration_ms, bytes written and request_id.
+// (without the query), status, duration_ms, bytes written, request_id and,
+// when the request's span is recording (tracing on and the trace sampled),
+// trace_id.
 // Headers, cookies, queries and bodies are never logged. 5xx responses are
 // logged at Warn, others at Info. A nil logger discards.
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
@@ -33,14 +37,21 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 				if status >= 500 {
 					level = slog.LevelWarn
 				}
-				logger.LogAttrs(r.Context(), level, "http request",
+				attrs := [...]slog.Attr{
 					slog.String("method", clip(r.Method, maxLoggedMethod)),
 					slog.String("path", clip(r.URL.Path, maxLoggedPath)),
 					slog.Int("status", status),
 					slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 					slog.Int64("bytes", rec.bytes),
 					slog.String("request_id", RequestIDFrom(r.Context())),
-				)
+					{},
+				}
+				n := len(attrs) - 1
+				if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+					attrs[n] = slog.String("trace_id", span.SpanContext().TraceID().String())
+					n++
+				}
+				logger.LogAttrs(r.Context(), level, "http request", attrs[:n]...)
 				if p != nil {
 					panic(p)
 				}

@@ -3,12 +3,12 @@
 // (p50/p90/p99/max), the gateway's CPU time per exchange and its peak
 // resident memory.
 //
-// It creates a temporary folder with a gatehouse.yaml (SQLite store, access
-// tokens signed with -alg, ES256 by default; one confidential client; one
-// trusted token issuer with a jwks_file whose tokens name users by email;
-// one data service), the issuer's JWK Set (an ES256 key made for the run)
+// It creates a temporary folder with a gatehouse.yaml (SQLite store unless
+// -store postgres, access tokens signed with -alg, ES256 by default; one
+// confidential client; one trusted token issuer with a jwks_file whose
+// tokens name users by email; one data service), the issuer's JWK Set (an ES256 key made for the run)
 // and the SAML IdP metadata the config requires (never used). It creates
-// -users users directly in the SQLite store before the gateway starts (the
+// -users users directly in the store before the gateway starts (the
 // gateway has no user-provisioning API yet), pre-signs -tokens distinct
 // subject tokens in parallel (so signing never competes with the gateway),
 // starts `gatehouse serve` as a child process (GOGC, GOMEMLIMIT and
@@ -22,6 +22,12 @@
 // message and reason.
 //
 //	go run ./internal/tools/loadexchange -n 20000 -c 16 [-alg ES256] [-gogc 400] [-json]
+//	go run ./internal/tools/loadexchange -n 6000 -warmup 500 -c 16 \
+//	    -store postgres -dsn postgres://postgres@127.0.0.1:5432/test [-instances 3]
+//
+// The second form runs the gateway on a fresh PostgreSQL database (created
+// on -dsn's server and dropped at the end) and, with -instances N, runs N
+// gateways behind nginx (see package loadkit).
 //
 // Every exchange verifies a subject token, looks its user up by e-mail,
 // authorizes the client for the audience and scope, mints and signs an

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -120,7 +119,7 @@ func measure(ctx context.Context, o options, b *loadkit.Bench) (loadkit.Reporter
 	// Users and subject tokens before the gateway starts.
 	t0 := time.Now()
 	b.Logf("creating %d users", o.Users)
-	if err := createUsers(ctx, filepath.Join(b.Dir(), loadkit.DatabaseFile), o.Users); err != nil {
+	if err := createUsers(ctx, b.Dir(), b.Store(), o.Users); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC().Truncate(time.Second)

@@ -18,13 +18,14 @@ func TestParseFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	o, err := parseFlags(nil, &stderr)
 	require.NoError(t, err)
-	want := loadkit.Flags{N: 20000, Concurrency: 16, Warmup: 1000, Users: 1000, Timeout: 8 * time.Minute}
+	want := loadkit.Flags{N: 20000, Concurrency: 16, Warmup: 1000, Users: 1000, Timeout: 8 * time.Minute,
+		Store: loadkit.StoreSQLite, Instances: 1}
 	assert.Equal(t, options{Flags: want, Tokens: 21000, Alg: "ES256"}, o, "the defaults: one token per exchange")
 
 	o, err = parseFlags([]string{"-n", "10", "-c", "2", "-warmup", "0", "-gogc", "400", "-json", "-alg", "EdDSA", "-users", "5"}, &stderr)
 	require.NoError(t, err)
 	assert.Equal(t, options{Flags: loadkit.Flags{N: 10, Concurrency: 2, Warmup: 0, Users: 5, GOGC: "400", JSON: true,
-		Timeout: o.Timeout}, Tokens: 10, Alg: "EdDSA"}, o)
+		Timeout: o.Timeout, Store: loadkit.StoreSQLite, Instances: 1}, Tokens: 10, Alg: "EdDSA"}, o)
 
 	o, err = parseFlags([]string{"-duration", "5s", "-tokens", "100", "-gomaxprocs", "2", "-gomemlimit", "120MiB", "-rate", "3000"}, &stderr)
 	require.NoError(t, err)
@@ -33,6 +34,11 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, "2", o.GOMAXPROCS)
 	assert.Equal(t, "120MiB", o.GOMEMLIMIT)
 	assert.InDelta(t, 3000.0, o.Rate, 0)
+
+	o, err = parseFlags([]string{"-store", "postgres", "-dsn", "postgres://postgres@127.0.0.1:5432/test", "-instances", "3"}, &stderr)
+	require.NoError(t, err)
+	assert.Equal(t, loadkit.StorePostgres, o.Store)
+	assert.Equal(t, 3, o.Instances)
 
 	for _, bad := range []struct {
 		args []string
@@ -46,6 +52,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-alg", "es256"}, `-alg "es256" is not one of ES256, RS256, EdDSA`},
 		{[]string{"-gomaxprocs", "two"}, `-gomaxprocs "two" is not a positive number`},
 		{[]string{"-n", "0"}, "-n, -c, -users and -timeout must be positive and -warmup not negative"},
+		{[]string{"-instances", "3"}, "-instances > 1 needs -store postgres (instances share the database)"},
+		{[]string{"-store", "postgres"}, "-store postgres needs -dsn postgres://user@host:port/database"},
 	} {
 		_, err := parseFlags(bad.args, &stderr)
 		assert.EqualError(t, err, bad.want, "%v", bad.args)

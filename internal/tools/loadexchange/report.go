@@ -68,6 +68,7 @@ func (r report) WriteTable(w io.Writer) error {
 	t.Throughput(r.DurationSeconds, r.ExchangesPerSecond, noun, targetExchangesPerSecond)
 	t.Latency(r.Answers, r.Completed, targetP99)
 	t.Row("peak RSS", "%.1f MiB VmHWM, %.1f MiB max of %d VmRSS samples", r.PeakRSSMiB, r.MaxSampledRSSMiB, r.RSSSamples)
+	t.Topology(r.Resources, r.Completed)
 	t.Row("CPU", "gateway %.2f s: %.3f ms per exchange, %.0f exchanges per gateway CPU-second (Keycloak sizing: %d/s per vCPU); load generator %.1f s",
 		r.GatewayCPUSeconds, r.CPUPerExchangeMS, r.ExchangesPerCPUSec, keycloakPerVCPU, r.LoadGenCPUSeconds)
 	t.Details(r.Answers, r.Exit, 36)

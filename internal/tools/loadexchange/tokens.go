@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, as cmd/gatehouse
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -65,26 +67,31 @@ func basicAuth(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
-// createUsers opens (and migrates) the SQLite database at path as
-// cmd/gatehouse does and creates users 0..n-1, active, each with a distinct
-// user name and e-mail address and two groups. It runs before the gateway
-// starts, so the database file is the tool's alone.
-func createUsers(ctx context.Context, path string, n int) error {
+// createUsers opens (and migrates) the store st (a SQLite file relative
+// to dir, or a PostgreSQL database) as cmd/gatehouse does and creates
+// users 0..n-1, active, each with a distinct user name and e-mail address
+// and two groups. It runs before the gateway starts, so the database is
+// the tool's alone.
+func createUsers(ctx context.Context, dir string, st loadkit.StoreSection, n int) error {
 	if n <= 0 {
 		return errors.New("create users: the number of users must be positive")
 	}
-	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+	driver, dsn, dialect := "sqlite", sqlstore.SQLiteDSN(filepath.Join(dir, st.DSN)), sqlstore.SQLite
+	if st.Driver == loadkit.StorePostgres {
+		driver, dsn, dialect = "pgx", st.DSN, sqlstore.PostgreSQL
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return fmt.Errorf("create users: %w", err)
 	}
 	defer db.Close()
-	st, err := sqlstore.Open(ctx, db, sqlstore.SQLite, sqlstore.Options{})
+	store, err := sqlstore.Open(ctx, db, dialect, sqlstore.Options{})
 	if err != nil {
 		return fmt.Errorf("create users: open store: %w", err)
 	}
-	defer st.Close()
+	defer store.Close()
 	for u := range n {
-		if _, err := st.CreateUser(ctx, sp.User{
+		if _, err := store.CreateUser(ctx, sp.User{
 			UserName: fmt.Sprintf("user%05d", u), Email: userEmail(u),
 			Groups: []string{"engineering", fmt.Sprintf("team-%02d", u%10)}, Active: true,
 		}); err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +115,7 @@ func TestRunFilesUsersAndTokensExchange(t *testing.T) {
 	dir := t.TempDir()
 	path, err := writeRunFiles(dir, s, "ES256", testIdP(t).Metadata(idpSSOURL), jwks)
 	require.NoError(t, err)
-	require.NoError(t, createUsers(t.Context(), filepath.Join(dir, loadkit.DatabaseFile), 2))
+	require.NoError(t, createUsers(t.Context(), dir, loadkit.StoreSection{Driver: loadkit.StoreSQLite, DSN: loadkit.DatabaseFile}, 2))
 
 	secret, err := newSecret()
 	require.NoError(t, err)
@@ -155,6 +154,6 @@ func TestRunFilesUsersAndTokensExchange(t *testing.T) {
 }
 
 func TestCreateUsersRejectsNoUsers(t *testing.T) {
-	err := createUsers(t.Context(), filepath.Join(t.TempDir(), "x.db"), 0)
+	err := createUsers(t.Context(), t.TempDir(), loadkit.StoreSection{Driver: loadkit.StoreSQLite, DSN: "x.db"}, 0)
 	assert.EqualError(t, err, "create users: the number of users must be positive")
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
@@ -27,6 +28,14 @@ type Flags struct {
 	Keep       bool
 	Timeout    time.Duration
 	Perf       string
+	// Store is the gateway's store driver, StoreSQLite or StorePostgres;
+	// with StorePostgres, DSN is the server's URL, on which each run
+	// creates (and drops) a database of its own.
+	Store string
+	DSN   string
+	// Instances > 1 starts that many gateways sharing keys and the
+	// PostgreSQL database, with nginx in front.
+	Instances int
 }
 
 // FlagDefaults are what the shared flags of one tool say and default to.
@@ -61,6 +70,9 @@ func (f *Flags) Register(fs *flag.FlagSet, d FlagDefaults) {
 	fs.BoolVar(&f.Keep, "keep", false, "keep the run folder (config, database, gateway log)")
 	fs.DurationVar(&f.Timeout, "timeout", 8*time.Minute, "upper bound on the measured run")
 	fs.StringVar(&f.Perf, "perf", "", "record the gateway with `perf record -g` during the measured run into this file")
+	fs.StringVar(&f.Store, "store", StoreSQLite, "store driver of the gateway: sqlite (in the run folder) or postgres (a fresh database on -dsn's server, dropped at the end)")
+	fs.StringVar(&f.DSN, "dsn", "", "with -store postgres: the server's URL, such as postgres://postgres@127.0.0.1:5432/test")
+	fs.IntVar(&f.Instances, "instances", 1, "gateway instances; more than 1 needs -store postgres and puts nginx in front")
 }
 
 // reMemLimit matches the GOMEMLIMIT syntax of package runtime.
@@ -84,6 +96,9 @@ func (f Flags) Validate(fs *flag.FlagSet) error {
 			return fmt.Errorf("-gogc %q is not a positive number or off", f.GOGC)
 		}
 	}
+	if err := f.validateTopology(); err != nil {
+		return err
+	}
 	if f.GOMAXPROCS != "" {
 		if n, err := strconv.Atoi(f.GOMAXPROCS); err != nil || n <= 0 {
 			return fmt.Errorf("-gomaxprocs %q is not a positive number", f.GOMAXPROCS)
@@ -91,3 +106,32 @@ func (f Flags) Validate(fs *flag.FlagSet) error {
 	}
 	return nil
 }
+
+// validateTopology checks -store, -dsn and -instances.
+func (f Flags) validateTopology() error {
+	switch f.Store {
+	case StoreSQLite, "":
+		if f.DSN != "" {
+			return errors.New("-dsn needs -store postgres")
+		}
+	case StorePostgres:
+		u, err := url.Parse(f.DSN)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return errors.New("-store postgres needs -dsn postgres://user@host:port/database")
+		}
+	default:
+		return fmt.Errorf("-store %q is not one of sqlite, postgres", f.Store)
+	}
+	switch {
+	case f.Instances < 1:
+		return errors.New("-instances must be positive")
+	case f.Instances > 1 && f.Store != StorePostgres:
+		return errors.New("-instances > 1 needs -store postgres (instances share the database)")
+	case f.Instances > 1 && f.Perf != "":
+		return errors.New("-perf records one gateway: use it with -instances 1")
+	}
+	return nil
+}
+
+// instances is -instances, 1 in a Flags that was not parsed.
+func (f Flags) instances() int { return max(f.Instances, 1) }

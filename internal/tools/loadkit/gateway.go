@@ -61,21 +61,31 @@ type Gateway struct {
 // logPath and the environment variables in env overridden (see ChildEnv).
 // The caller must call Stop.
 func StartGateway(bin, cfg, logPath string, env map[string]string) (*Gateway, error) {
+	g, err := startProcess(bin, []string{"serve", "--config", cfg}, logPath, env, syscall.SIGTERM)
+	if err != nil {
+		return nil, fmt.Errorf("start gateway: %w", err)
+	}
+	return g, nil
+}
+
+// startProcess runs bin with args, its output appended to logPath and the
+// environment variables in env overridden; Stop sends it stopSig.
+func startProcess(bin string, args []string, logPath string, env map[string]string, stopSig syscall.Signal) (*Gateway, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("gateway log: %w", err)
 	}
 	defer logFile.Close() // the child has its own copy
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--config", cfg)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = ChildEnv(os.Environ(), env)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.Cancel = func() error { return cmd.Process.Signal(stopSig) }
 	cmd.WaitDelay = StopGrace
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return nil, fmt.Errorf("start gateway: %w", err)
+		return nil, err
 	}
 	g := &Gateway{cmd: cmd, cancel: cancel, exited: make(chan struct{})}
 	go func() {

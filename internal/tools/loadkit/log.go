@@ -63,3 +63,18 @@ func TallyLog(r io.Reader) (LogTally, error) {
 	}
 	return t, nil
 }
+
+// Merge returns the tally of t's log followed by o's (several instances'
+// logs): records and requests add up, and non-JSON lines stay bounded by
+// MaxNonJSON.
+func (t LogTally) Merge(o LogTally) LogTally {
+	out := LogTally{Records: map[string]int{}, Requests: t.Requests + o.Requests}
+	for _, r := range []map[string]int{t.Records, o.Records} {
+		for k, n := range r {
+			out.Records[k] += n
+		}
+	}
+	out.NonJSON = append(append(out.NonJSON, t.NonJSON...), o.NonJSON...)
+	out.NonJSON = out.NonJSON[:min(len(out.NonJSON), MaxNonJSON)]
+	return out
+}

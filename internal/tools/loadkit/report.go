@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -41,7 +42,75 @@ type Resources struct {
 	PeakRSSMiB        float64 `json:"peak_rss_mib"`        // VmHWM at the end of the run
 	MaxSampledRSSMiB  float64 `json:"max_sampled_rss_mib"` // largest VmRSS sample (100 ms)
 	RSSSamples        int     `json:"rss_samples"`         // VmRSS samples taken
-	GatewayCPUSeconds float64 `json:"gateway_cpu_seconds"` // during the measured run
+	GatewayCPUSeconds float64 `json:"gateway_cpu_seconds"` // during the measured run, all instances
+
+	// Store and Instances describe the topology: the gateways' store
+	// driver and how many there were (behind nginx when more than one).
+	Store     string `json:"store"`
+	Instances int    `json:"instances"`
+	// The other processes' CPU time during the measured run, for where
+	// the time went: this tool, nginx (master and worker), every process
+	// named postgres on the machine (with -store postgres), and the busy
+	// time of all cores (/proc/stat, everything but idle and iowait,
+	// including other work on the machine). Those not measured are
+	// left out.
+	LoadGenCPUSeconds  float64  `json:"-"`
+	NginxCPUSeconds    *float64 `json:"nginx_cpu_seconds,omitempty"`
+	PostgresCPUSeconds *float64 `json:"postgres_cpu_seconds,omitempty"`
+	MachineCPUSeconds  *float64 `json:"machine_busy_cpu_seconds,omitempty"`
+	// PostgresSessions and PostgresCommits are the connections the
+	// gateways opened to the run's database and the transactions they
+	// committed, from the measured run's start until the gateways
+	// stopped (pg_stat_database; with -store postgres).
+	PostgresSessions *int64 `json:"postgres_sessions,omitempty"`
+	PostgresCommits  *int64 `json:"postgres_commits,omitempty"`
+}
+
+// setOtherCPU fills the other processes' CPU time from readings before
+// and after the measured run.
+func (r *Resources) setOtherCPU(before, after otherCPU) {
+	diff := func(a, b time.Duration) *float64 {
+		if a < 0 || b < 0 {
+			return nil
+		}
+		s := (b - a).Seconds()
+		return &s
+	}
+	r.NginxCPUSeconds = diff(before.nginx, after.nginx)
+	r.PostgresCPUSeconds = diff(before.postgres, after.postgres)
+	r.MachineCPUSeconds = diff(before.machine, after.machine)
+}
+
+// Topology adds the "topology" row and the "CPU per 1000" row: CPU-seconds
+// per 1,000 completed requests of the gateways, nginx, PostgreSQL, the
+// load generator and the whole machine.
+func (t *Table) Topology(r Resources, completed int) {
+	front := "direct"
+	if r.Instances > 1 {
+		front = "behind nginx"
+	}
+	t.Row("topology", "%d gateway instance(s) on %s, %s", max(r.Instances, 1), r.Store, front)
+	if completed <= 0 {
+		return
+	}
+	per := func(s float64) string { return fmt.Sprintf("%.3f", s*1000/float64(completed)) }
+	parts := []string{"gateways " + per(r.GatewayCPUSeconds)}
+	if r.NginxCPUSeconds != nil {
+		parts = append(parts, "nginx "+per(*r.NginxCPUSeconds))
+	}
+	if r.PostgresCPUSeconds != nil {
+		parts = append(parts, "postgres "+per(*r.PostgresCPUSeconds))
+	}
+	parts = append(parts, "load generator "+per(r.LoadGenCPUSeconds))
+	if r.MachineCPUSeconds != nil {
+		parts = append(parts, "machine busy "+per(*r.MachineCPUSeconds))
+	}
+	t.Row("CPU-s per 1000", "%s", strings.Join(parts, ", "))
+	if r.PostgresSessions != nil && r.PostgresCommits != nil {
+		t.Row("PostgreSQL", "%d connections opened, %d transactions committed (%.2f and %.1f per request)",
+			*r.PostgresSessions, *r.PostgresCommits,
+			float64(*r.PostgresSessions)/float64(completed), float64(*r.PostgresCommits)/float64(completed))
+	}
 }
 
 // Exit is how the gateway ended: its log and exit status.

@@ -14,6 +14,12 @@
 // by message and reason.
 //
 //	go run ./internal/tools/loadsignin -n 20000 -c 16 [-gogc 200] [-json]
+//	go run ./internal/tools/loadsignin -n 6000 -warmup 500 -c 16 \
+//	    -store postgres -dsn postgres://postgres@127.0.0.1:5432/test [-instances 3]
+//
+// The second form runs the gateway on a fresh PostgreSQL database (created
+// on -dsn's server and dropped at the end) and, with -instances N, runs N
+// gateways behind nginx (see package loadkit).
 //
 // The load generator runs on the same machine as the gateway, so the
 // throughput figure is for both sharing the cores; the gateway's own CPU

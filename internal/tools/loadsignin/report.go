@@ -51,6 +51,7 @@ func (r report) WriteTable(w io.Writer) error {
 	t.Row("peak RSS", "%.1f MiB VmHWM, %.1f MiB max of %d VmRSS samples (target < %d MiB: %s)",
 		r.PeakRSSMiB, r.MaxSampledRSSMiB, r.RSSSamples, targetRSSMiB,
 		loadkit.Verdict(r.PeakRSSMiB > 0 && max(r.PeakRSSMiB, r.MaxSampledRSSMiB) < targetRSSMiB))
+	t.Topology(r.Resources, r.Completed)
 	t.Row("CPU", "gateway %.1f s (%.0f sign-ins per gateway CPU-second), load generator %.1f s",
 		r.GatewayCPUSeconds, r.SignInsPerCPUSec, r.LoadGenCPUSeconds)
 	t.Details(r.Answers, r.Exit, 28)
