@@ -25,6 +25,16 @@
 // Activating again within the grace period retires the older previous key
 // at once; only one previous key is kept.
 //
+// OpenStoreRing keeps the same ring in the gateway's shared store
+// (RingStore, one row per ring) instead of a folder, so that several
+// instances agree on it through the database: Rotate and Activate are a
+// compare-and-set on the row's version (of concurrent changes exactly one
+// wins; the others start over and find the next key already there, or
+// gone), Reload re-reads the row, and the activation time is stored with
+// the activation as in the folder. On first use it imports the ring from a
+// keys.dir (RingOptions.ImportFrom) so that the keys partners trust are
+// kept.
+//
 // # Security model
 //
 // Private keys never leave the folder except as crypto.Signer values in
@@ -63,6 +73,13 @@
 // Rotate remove it. Nothing else is ever repaired. Signers and certificates
 // are served from an immutable snapshot, so the key and the certificate a
 // caller gets always belong together.
+//
+// In a store, the ring's state (private keys included) is sealed with
+// AES-256-GCM under RingOptions.SealKey, with the ring's name as
+// additional data: the database and its backups never hold a private key
+// in the clear, and a state copied into another ring's row, altered, or
+// sealed with another key is ErrCorrupt (never replaced, the keys in use
+// kept).
 //
 // The caller's job: protect keys.dir (owner-only, backed up, never
 // committed), leave enough time between Rotate and Activate for every

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -125,6 +126,13 @@ type RingOptions struct {
 	Now func() time.Time
 	// Logger receives Watch's reload failures; nil discards them.
 	Logger *slog.Logger
+
+	// SealKey (SealKeySize bytes) seals the ring's state in the store;
+	// OpenStoreRing only, where it is required.
+	SealKey []byte
+	// ImportFrom is a keys.dir whose ring OpenStoreRing imports when the
+	// store holds none yet; OpenStoreRing only, empty for none.
+	ImportFrom string
 }
 
 // KeyInfo describes one key of a Ring.
@@ -155,6 +163,11 @@ type Ring struct {
 	now       func() time.Time
 	log       *slog.Logger
 
+	// store and seal, for a ring opened with OpenStoreRing, replace the
+	// folder: the ring's state is one sealed row (see storering.go).
+	store RingStore
+	seal  cipher.AEAD
+
 	mu   sync.Mutex // serialises Reload, Rotate and Activate in this process
 	snap atomic.Pointer[snapshot]
 }
@@ -177,11 +190,34 @@ func (s *snapshot) previousPublished(now time.Time) bool {
 // OpenRing opens the ring NAME in dir, generating the current key (and the
 // folder, 0700) when the ring does not exist yet.
 func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
 	if dir == "" {
 		return nil, fmt.Errorf("%w: empty folder", ErrInvalidOptions)
+	}
+	r, err := newRing(dir, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.readShared()
+	if err != nil {
+		return nil, err
+	}
+	if st.empty() || st.activationStep() != 0 || st.interruptedRotation() {
+		if st, err = r.initLocked(); err != nil {
+			return nil, err
+		}
+	}
+	s, err := r.parse(st)
+	if err != nil {
+		return nil, err
+	}
+	r.snap.Store(s)
+	return r, nil
+}
+
+// newRing validates opts and builds a Ring without keys.
+func newRing(dir, name string, opts RingOptions) (*Ring, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	if _, ok := generators[opts.Algorithm]; !ok && opts.Algorithm != "" {
 		return nil, fmt.Errorf("%w: algorithm %q (want %s, %s or %s)", ErrInvalidOptions, opts.Algorithm, AlgorithmRSA2048, AlgorithmECDSAP256, AlgorithmEd25519)
@@ -218,21 +254,6 @@ func OpenRing(dir, name string, opts RingOptions) (*Ring, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-
-	st, err := r.readShared()
-	if err != nil {
-		return nil, err
-	}
-	if st.empty() || st.activationStep() != 0 || st.interruptedRotation() {
-		if st, err = r.initLocked(); err != nil {
-			return nil, err
-		}
-	}
-	s, err := r.parse(st)
-	if err != nil {
-		return nil, err
-	}
-	r.snap.Store(s)
 	return r, nil
 }
 
@@ -359,7 +380,7 @@ func (r *Ring) Watch(ctx context.Context, every time.Duration, onChange func()) 
 		changed, err := r.Reload()
 		if err != nil {
 			r.log.Warn("reloading the signing key ring failed; keeping the keys in use",
-				"ring", r.name, "dir", r.dir, "err", err)
+				"ring", r.name, "location", r.location(), "err", err)
 			continue
 		}
 		if changed {
@@ -377,6 +398,9 @@ func (r *Ring) Watch(ctx context.Context, every time.Duration, onChange func()) 
 func (r *Ring) Rotate() (*x509.Certificate, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.store != nil {
+		return r.rotateStored()
+	}
 	unlock, err := r.lock(true)
 	if err != nil {
 		return nil, err
@@ -435,6 +459,9 @@ func (r *Ring) Rotate() (*x509.Certificate, error) {
 func (r *Ring) Activate() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.store != nil {
+		return r.activateStored()
+	}
 	unlock, err := r.lock(true)
 	if err != nil {
 		return err
@@ -739,6 +766,10 @@ func (f ringFiles) digest() [sha256.Size]byte {
 
 // readShared reads the files under a shared lock.
 func (r *Ring) readShared() (ringFiles, error) {
+	if r.store != nil {
+		f, _, err := r.loadStored()
+		return f, err
+	}
 	unlock, err := r.lock(false)
 	if err != nil {
 		return ringFiles{}, err
@@ -815,7 +846,7 @@ func (r *Ring) parse(f ringFiles) (*snapshot, error) {
 		s.pairs[i] = &p
 	}
 	if s.pairs[0] == nil {
-		return nil, fmt.Errorf("%w: %s has no current key (%s)", ErrCorrupt, r.dir, r.path(RoleCurrent, "key"))
+		return nil, fmt.Errorf("%w: %s has no current key (%s)", ErrCorrupt, r.location(), r.path(RoleCurrent, "key"))
 	}
 	if n := s.pairs[1]; n != nil && publicKeysEqual(n.Signer.Public(), s.pairs[0].Signer.Public()) {
 		return nil, fmt.Errorf("%w: the next key is the current key", ErrCorrupt)

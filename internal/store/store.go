@@ -33,7 +33,9 @@
 // permission set versions (of concurrent updates exactly one wins), and
 // refuse, in the same transaction as the change, an assignment to an
 // unknown permission set or account and the deletion of a permission set
-// or account still assigned.
+// or account still assigned. For signing-key rings (keys.RingStore) they
+// save a ring by compare-and-set on its version (of concurrent saves
+// exactly one wins) and store its data as given, sealed by the caller.
 package store
 
 import (
@@ -49,6 +51,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/scimtoken"
 	"github.com/gatehouse-dev/gatehouse/internal/signin"
 	"github.com/gatehouse-dev/gatehouse/oauth"
@@ -70,6 +73,7 @@ type Store interface {
 	scimtoken.Store
 	signin.CredentialStore
 	access.Store
+	keys.RingStore
 	// CreateUser adds a user (random ID when u.ID is empty; groups set
 	// when u.Groups is non-nil, by display name, created as needed) and
 	// returns it; a user_name equal to another one's ignoring case (see

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
@@ -51,6 +52,9 @@ type Store struct {
 	// access holds accounts, permission sets, assignments and
 	// provisioning state (see access.go), created on first use.
 	access *accessTables
+	// rings holds signing-key rings (keys.RingStore, see keyrings.go),
+	// created on first use.
+	rings map[string]keys.StoredRing
 	// audit is the audit log in append order; event i has ID i+1 (see
 	// audit.go).
 	audit []audit.Event

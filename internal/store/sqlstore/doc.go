@@ -1,7 +1,8 @@
 // Package sqlstore is Gatehouse's SQL storage: one implementation of
 // store.Store (sp.RequestTracker, sp.ReplayCache, sp.SessionStore,
 // sp.UserDirectory, sp.Pinger, oauth.DeviceStore, oauth.RefreshStore,
-// oauth.RevocationStore, audit.Store and directory.Store),
+// oauth.RevocationStore, audit.Store, directory.Store and
+// keys.RingStore, among others),
 // idp.SSOStateStore and apps.Store
 // over database/sql, for SQLite (modernc.org/sqlite, driver "sqlite") and
 // PostgreSQL (github.com/jackc/pgx/v5/stdlib, driver "pgx").
@@ -113,6 +114,11 @@
 //     AddMFADevice locks the user's row before it counts and inserts, so
 //     no more devices than the limit are stored. TOTP secrets arrive
 //     sealed. Every table references users with ON DELETE CASCADE.
+//   - Signing key rings (keys.RingStore): one row per ring in key_rings,
+//     saved with INSERT ... ON CONFLICT DO NOTHING (the first state) or an
+//     UPDATE conditional on the version read, so of concurrent rotations
+//     or activations in any number of instances exactly one is stored.
+//     The data arrives sealed (keys.OpenStoreRing) and is stored as is.
 //   - Identity store writes (directory.Store, and the sign-in writes of
 //     sp.UserDirectory) run in one transaction each, so they happen
 //     entirely or not at all; on PostgreSQL they first lock the row they

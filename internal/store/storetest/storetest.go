@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-dev/gatehouse/internal/keys"
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
@@ -54,6 +55,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("SignIn", func(t *testing.T) { RunSignIn(t, newStore) })
 	t.Run("Access", func(t *testing.T) {
 		RunAccess(t, func(t *testing.T) AccessStore { return newStore(t) })
+	})
+	t.Run("KeyRings", func(t *testing.T) {
+		RunKeyRings(t, func(t *testing.T) keys.RingStore { return newStore(t) })
 	})
 }
 
