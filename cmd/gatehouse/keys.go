@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -53,7 +54,7 @@ const (
 	ringOAuth = "oauth"
 )
 
-func runKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, keysUsage)
 		return errNoKeysSubcommand
@@ -61,11 +62,11 @@ func runKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "list":
-		return runKeysList(rest, stdout, stderr)
+		return runKeysList(ctx, rest, stdout, stderr)
 	case "rotate":
-		return runKeysRotate(rest, stdout, stderr)
+		return runKeysRotate(ctx, rest, stdout, stderr)
 	case "activate":
-		return runKeysActivate(rest, stdout, stderr)
+		return runKeysActivate(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, keysUsage)
 		return nil
@@ -86,14 +87,14 @@ type keyRing struct {
 	afterActivate string
 }
 
-// openKeyRing opens the ring named by --ring (ringIdP or ringOAuth) in the
-// config's keys.dir, generating it when the folder holds none yet, as
-// serve would. algorithm (idp only) is the algorithm of the keys generated
-// from now on; empty means the default.
-func openKeyRing(cfg *config.Config, ring, algorithm string) (*keyRing, error) {
+// openKeyRing opens the ring named by --ring (ringIdP or ringOAuth) where
+// keys.rings keeps it (keys.dir, or st), generating it when there is none
+// yet, as serve would. algorithm (idp only) is the algorithm of the keys
+// generated from now on; empty means the default.
+func openKeyRing(ctx context.Context, cfg *config.Config, st keys.RingStore, ring, algorithm string) (*keyRing, error) {
 	switch ring {
 	case ringIdP:
-		r, err := keys.OpenRing(cfg.Keys.Dir, keys.IdPSigningRing, keys.RingOptions{
+		r, err := gateway.OpenRing(ctx, cfg, st, keys.IdPSigningRing, keys.RingOptions{
 			Algorithm:  algorithm,
 			CommonName: keys.IdPSigningCommonName,
 		})
@@ -111,13 +112,13 @@ func openKeyRing(cfg *config.Config, ring, algorithm string) (*keyRing, error) {
 		if algorithm != "" {
 			return nil, fmt.Errorf("keys: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg (%s)", cfg.OAuth.SigningAlg)
 		}
-		// As the gateway opens it, reloading at the default interval as
-		// serve does.
-		opts, err := gateway.OAuthRingOptions(cfg, 0)
+		// As the gateway opens it, with the grace serve computes from
+		// keys.reload_interval.
+		opts, err := gateway.OAuthRingOptions(cfg, cfg.Keys.ReloadInterval.Std())
 		if err != nil {
 			return nil, err
 		}
-		r, err := keys.OpenRing(cfg.Keys.Dir, gateway.OAuthSigningRing, opts)
+		r, err := gateway.OpenRing(ctx, cfg, st, gateway.OAuthSigningRing, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -134,8 +135,9 @@ func openKeyRing(cfg *config.Config, ring, algorithm string) (*keyRing, error) {
 }
 
 // keysFlags parses the flags of a keys subcommand (--algorithm only when
-// withAlgorithm), loads and validates the config, and opens the ring.
-func keysFlags(name string, args []string, stderr io.Writer, withAlgorithm bool) (_ *config.Config, _ *keyRing, done bool, _ error) {
+// withAlgorithm), loads and validates the config, and opens the ring (and,
+// with keys.rings: store, the store, which closeRing closes).
+func keysFlags(ctx context.Context, name string, args []string, stderr io.Writer, withAlgorithm bool) (_ *config.Config, _ *keyRing, closeRing func(), done bool, _ error) {
 	synopsis := name + " --config FILE [--ring idp|oauth]"
 	if withAlgorithm {
 		synopsis += " [--algorithm RSA-2048|ECDSA-P256]"
@@ -148,66 +150,86 @@ func keysFlags(name string, args []string, stderr io.Writer, withAlgorithm bool)
 		fs.StringVar(alg, "algorithm", "", "the next key's `algorithm`: "+keys.AlgorithmRSA2048+" or "+keys.AlgorithmECDSAP256+" (default: the current key's; --ring idp only)")
 	}
 	if done, err := parseFlags(fs, args); done || err != nil {
-		return nil, nil, done, err
+		return nil, nil, nil, done, err
 	}
 	switch *ringName {
 	case ringIdP:
 		switch *alg {
 		case "", keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256:
 		default:
-			return nil, nil, false, fmt.Errorf("%s: --algorithm must be %s or %s, not %q", name, keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256, *alg)
+			return nil, nil, nil, false, fmt.Errorf("%s: --algorithm must be %s or %s, not %q", name, keys.AlgorithmRSA2048, keys.AlgorithmECDSAP256, *alg)
 		}
 	case ringOAuth:
 		if *alg != "" {
-			return nil, nil, false, fmt.Errorf("%s: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg in the config", name)
+			return nil, nil, nil, false, fmt.Errorf("%s: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg in the config", name)
 		}
 	default:
-		return nil, nil, false, fmt.Errorf("%s: --ring must be %s or %s, not %q", name, ringIdP, ringOAuth, *ringName)
+		return nil, nil, nil, false, fmt.Errorf("%s: --ring must be %s or %s, not %q", name, ringIdP, ringOAuth, *ringName)
 	}
 	if *path == "" {
 		fs.Usage()
-		return nil, nil, false, fmt.Errorf("%s: --config is required", name)
+		return nil, nil, nil, false, fmt.Errorf("%s: --config is required", name)
 	}
 	cfg, err := config.Load(*path, os.LookupEnv)
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
-		return nil, nil, false, &configError{path: *path, err: err}
+		return nil, nil, nil, false, &configError{path: *path, err: err}
 	}
 
+	var st keys.RingStore
+	closeStore := func() {}
+	if cfg.Keys.Rings == config.RingsStore {
+		s, closeFn, err := openStore(ctx, cfg.Store, slog.New(slog.NewTextHandler(stderr, nil)))
+		if err != nil {
+			return nil, nil, nil, false, fmt.Errorf("%s: keys.rings is %s: %w", name, config.RingsStore, err)
+		}
+		st, closeStore = s, closeFn
+	}
 	// --algorithm applies to the next key only: a ring that does not exist
 	// yet gets its current key with the default algorithm first.
-	ring, err := openKeyRing(cfg, *ringName, "")
+	ring, err := openKeyRing(ctx, cfg, st, *ringName, "")
 	if err == nil && *alg != "" {
-		ring, err = openKeyRing(cfg, *ringName, *alg)
+		ring, err = openKeyRing(ctx, cfg, st, *ringName, *alg)
 	}
 	if err != nil {
-		return nil, nil, false, err
+		closeStore()
+		return nil, nil, nil, false, err
 	}
-	return cfg, ring, false, nil
+	return cfg, ring, closeStore, false, nil
 }
 
-func runKeysList(args []string, stdout, stderr io.Writer) error {
-	_, ring, done, err := keysFlags("keys list", args, stderr, false)
+// ringLocation says where keys.rings keeps the rings, for messages.
+func ringLocation(cfg *config.Config) string {
+	if cfg.Keys.Rings == config.RingsStore {
+		return "the store (" + cfg.Store.Driver + ")"
+	}
+	return cfg.Keys.Dir
+}
+
+func runKeysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, ring, closeRing, done, err := keysFlags(ctx, "keys list", args, stderr, false)
 	if done || err != nil {
 		return err
 	}
+	defer closeRing()
 	printKeys(stdout, ring.Ring)
 	return nil
 }
 
-func runKeysRotate(args []string, stdout, stderr io.Writer) error {
-	cfg, ring, done, err := keysFlags("keys rotate", args, stderr, true)
+func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, ring, closeRing, done, err := keysFlags(ctx, "keys rotate", args, stderr, true)
 	if done || err != nil {
 		return err
 	}
+	defer closeRing()
 	next, err := ring.Rotate()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Created the next signing key (%s, SHA-256 %s) in %s.\n",
-		keys.Algorithm(next.PublicKey), keys.Fingerprint(next), cfg.Keys.Dir)
+		keys.Algorithm(next.PublicKey), keys.Fingerprint(next), ringLocation(cfg))
 	fmt.Fprintf(stdout, "The current key still signs; %s now publishes both.\n", ring.published)
 	if _, cur := ring.Current(); keys.Algorithm(cur.PublicKey) != keys.Algorithm(next.PublicKey) {
 		fmt.Fprintf(stdout, "The algorithm changes from %s to %s: activate the next key before gateways start with this config.\n",
@@ -220,11 +242,12 @@ func runKeysRotate(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runKeysActivate(args []string, stdout, stderr io.Writer) error {
-	_, ring, done, err := keysFlags("keys activate", args, stderr, false)
+func runKeysActivate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, ring, closeRing, done, err := keysFlags(ctx, "keys activate", args, stderr, false)
 	if done || err != nil {
 		return err
 	}
+	defer closeRing()
 	if err := ring.Activate(); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -337,4 +338,53 @@ func TestKeysOAuthAlgorithmRefused(t *testing.T) {
 
 	_, _, err = runCLI(t, ctx, "keys", "rotate", "--config", path, "--ring", "idp", "--algorithm", keys.AlgorithmRSA2048)
 	require.NoError(t, err) // positive control
+}
+
+// With keys.rings: store the command line changes the ring in the store,
+// where every instance reads it, after importing the one in keys.dir.
+func TestKeysInStore(t *testing.T) {
+	ctx := context.Background()
+	path := writeConfig(t, validConfig+"keys: {rings: store}\n")
+	dir := keysDir(path)
+	folder, err := keys.OpenRing(dir, keys.IdPSigningRing, keys.RingOptions{})
+	require.NoError(t, err)
+	_, imported := folder.Current()
+
+	stdout, _, err := runCLI(t, ctx, "keys", "list", "--config", path)
+	require.NoError(t, err)
+	rows := listLines(t, stdout)
+	require.Len(t, rows, 1)
+	assert.Equal(t, keys.Fingerprint(imported), rows[0][4], "the folder's key is imported")
+
+	stdout, _, err = runCLI(t, ctx, "keys", "rotate", "--config", path)
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "in the store (sqlite)")
+	assert.NoFileExists(t, filepath.Join(dir, keys.IdPSigningRing+".next.key"), "nothing written to the folder")
+
+	// A server on the same store sees the rotation.
+	cfg, err := config.Load(path, os.LookupEnv)
+	require.NoError(t, err)
+	st, closeStore, err := openStore(ctx, cfg.Store, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(closeStore)
+	server, err := gateway.OpenRing(ctx, cfg, st, keys.IdPSigningRing, keys.RingOptions{})
+	require.NoError(t, err)
+	published := server.PublishedCertificates()
+	require.Len(t, published, 2)
+	assert.True(t, published[0].Equal(imported))
+
+	_, _, err = runCLI(t, ctx, "keys", "activate", "--config", path)
+	require.NoError(t, err)
+	changed, err := server.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+	_, cur := server.Current()
+	assert.True(t, cur.Equal(published[1]), "the server signs with the activated key")
+	_, stillFolder := folder.Current()
+	assert.True(t, stillFolder.Equal(imported), "the folder is left as it was")
+
+	stdout, _, err = runCLI(t, ctx, "keys", "rotate", "--config", path, "--ring", "oauth")
+	require.NoError(t, err)
+	assert.Contains(t, stdout, "/oauth/jwks now publishes both")
+	assert.NoFileExists(t, filepath.Join(dir, gateway.OAuthSigningRing+".current.key"))
 }

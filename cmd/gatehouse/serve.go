@@ -57,7 +57,7 @@ func serve(ctx context.Context, cfg *config.Config, _, stderr io.Writer) error {
 	}
 	defer closeStore()
 
-	gw, err := gateway.New(ctx, cfg, gateway.Options{Store: st, Logger: logger, TracerProvider: tracer})
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Store: st, Logger: logger, TracerProvider: tracer, KeyReloadInterval: cfg.Keys.ReloadInterval.Std()})
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,29 @@ type StoreConfig struct {
 // KeysConfig locates the signing and encryption keys.
 type KeysConfig struct {
 	Dir string `yaml:"dir"`
+	// Rings says where the signing key rings (the app-facing IdP's SAML
+	// key and the OAuth access-token key) live: RingsStore, in the store,
+	// so that every instance on it agrees on the current, next and
+	// previous key (the default with PostgreSQL), or RingsDir, as files in
+	// Dir (the default with SQLite). Private keys in the store are sealed
+	// with Dir's ring-seal.secret, which every instance must share. A ring
+	// that exists in Dir but not yet in the store is imported on first
+	// start, so switching keeps the keys partners trust.
+	Rings string `yaml:"rings"`
+	// ReloadInterval is how often a running instance re-reads the rings,
+	// picking up a rotation or activation done by `gatehouse keys` or
+	// another instance (default DefaultKeyReloadInterval).
+	ReloadInterval Duration `yaml:"reload_interval"`
 }
+
+// DefaultKeyReloadInterval is keys.reload_interval's default.
+const DefaultKeyReloadInterval = 30 * time.Second
+
+// Values of keys.rings.
+const (
+	RingsDir   = "dir"
+	RingsStore = "store"
+)
 
 // SessionConfig configures portal sessions.
 type SessionConfig struct {

@@ -171,6 +171,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, DriverSQLite, c.Store.Driver)
 	assert.Equal(t, filepath.FromSlash("/srv/gh/gatehouse.db"), c.Store.DSN.Value())
 	assert.Equal(t, filepath.FromSlash("/srv/gh/keys"), c.Keys.Dir)
+	assert.Equal(t, RingsDir, c.Keys.Rings, "rings in keys.dir with SQLite")
+	assert.Equal(t, DefaultKeyReloadInterval, c.Keys.ReloadInterval.Std())
 	assert.Equal(t, DefaultSessionLifetime, c.Session.Lifetime.Std())
 	assert.Equal(t, filepath.FromSlash("/srv/gh/admin.token"), c.Admin.TokenFile)
 	assert.NotNil(t, c.IdentitySource.Directory)
@@ -210,6 +212,24 @@ aws: {region: eu-west-1}
 	before := *c.IdentitySource.SAML
 	c.ApplyDefaults()
 	assert.Equal(t, before, *c.IdentitySource.SAML)
+}
+
+func TestDefaultRingsFollowTheStore(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"sqlite", "", RingsDir},
+		{"postgres", "store: {driver: postgres, dsn: \"postgres://db/gh\"}\n", RingsStore},
+		{"postgres_explicit_dir", "store: {driver: postgres, dsn: \"postgres://db/gh\"}\nkeys: {rings: dir}\n", RingsDir},
+		{"sqlite_explicit_store", "keys: {rings: store}\n", RingsStore},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(minimalYAML+tc.yaml), "/srv/gh", env())
+			require.NoError(t, err)
+			require.NoError(t, c.Validate())
+			assert.Equal(t, tc.want, c.Keys.Rings)
+		})
+	}
 }
 
 func TestDefaultsKeepExplicitZeroDurations(t *testing.T) {
@@ -279,6 +299,8 @@ func TestValidateEachProblem(t *testing.T) {
 			c.Store = StoreConfig{Driver: DriverPostgres, DSN: "postgres://gh:pw@db:5432/gh?sslmode=verify-full"}
 		}, "", ""},
 		{"keys dir empty", func(c *Config) { c.Keys.Dir = "" }, "keys.dir", "is required"},
+		{"keys reload too often", func(c *Config) { c.Keys.ReloadInterval = Duration(time.Millisecond) }, "keys.reload_interval", "at least 1s"},
+		{"keys rings unknown", func(c *Config) { c.Keys.Rings = "vault" }, "keys.rings", `"vault" is not one of dir, store`},
 		{"session lifetime zero", func(c *Config) { c.Session.Lifetime = 0 }, "session.lifetime", "more than 0"},
 		{"session lifetime too long", func(c *Config) { c.Session.Lifetime = Duration(8 * 24 * time.Hour) }, "session.lifetime", "at most"},
 		{"session lifetime max ok", func(c *Config) { c.Session.Lifetime = Duration(MaxSessionLifetime) }, "", ""},

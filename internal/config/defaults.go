@@ -62,6 +62,13 @@ func (c *Config) ApplyDefaults() {
 	if c.Keys.Dir == "" {
 		c.Keys.Dir = DefaultKeysDir
 	}
+	defaultDuration(c, &c.Keys.ReloadInterval, "keys.reload_interval", DefaultKeyReloadInterval)
+	if c.Keys.Rings == "" {
+		c.Keys.Rings = RingsDir
+		if c.Store.Driver == DriverPostgres {
+			c.Keys.Rings = RingsStore
+		}
+	}
 	if c.Admin.TokenFile == "" {
 		c.Admin.TokenFile = DefaultAdminTokenFile
 	}

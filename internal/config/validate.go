@@ -162,6 +162,10 @@ func (v *validator) top() {
 	if c.Keys.Dir == "" {
 		v.add("keys.dir", "is required")
 	}
+	v.durationRange("keys.reload_interval", c.Keys.ReloadInterval, time.Second, time.Hour, "at least 1s")
+	if c.Keys.Rings != RingsDir && c.Keys.Rings != RingsStore {
+		v.add("keys.rings", "%q is not one of %s, %s", truncate(c.Keys.Rings, 32), RingsDir, RingsStore)
+	}
 }
 
 func (v *validator) listen(path, addr string, required bool) {

@@ -223,7 +223,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	if err := g.setupSignIn(cfg); err != nil {
 		return nil, err
 	}
-	if err := g.setupOAuth(cfg); err != nil {
+	if err := g.setupOAuth(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if err := g.setupAccessAPI(); err != nil {

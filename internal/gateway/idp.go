@@ -118,16 +118,17 @@ func externalURL(base, path string) string {
 	return strings.TrimSuffix(base, "/") + path
 }
 
-// openIdPKeys opens the IdP signing key ring and the persistent-NameID
-// secret in keys.dir, generating them on first start.
-func openIdPKeys(dir string, g *Gateway) (*keys.Ring, []byte, error) {
-	ring, err := keys.OpenRing(dir, keys.IdPSigningRing, keys.RingOptions{
+// openIdPKeys opens the IdP signing key ring (where keys.rings keeps it)
+// and the persistent-NameID secret in keys.dir, generating them on first
+// start.
+func openIdPKeys(ctx context.Context, cfg *config.Config, g *Gateway) (*keys.Ring, []byte, error) {
+	ring, err := OpenRing(ctx, cfg, g.store, keys.IdPSigningRing, keys.RingOptions{
 		CommonName: keys.IdPSigningCommonName, Now: g.now, Logger: g.log,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: keys.dir: %w", err)
+		return nil, nil, fmt.Errorf("gateway: %w", err)
 	}
-	secret, err := keys.LoadOrCreateSecret(dir, "persistent-nameid", 32)
+	secret, err := keys.LoadOrCreateSecret(cfg.Keys.Dir, "persistent-nameid", 32)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: keys.dir: %w", err)
 	}
@@ -137,7 +138,7 @@ func openIdPKeys(dir string, g *Gateway) (*keys.Ring, []byte, error) {
 // setupIdP builds the application registry, the app-facing IdP and the
 // admin token from the config.
 func (g *Gateway) setupIdP(ctx context.Context, cfg *config.Config, opts Options, proxies *server.TrustedProxies) error {
-	ring, secret, err := openIdPKeys(cfg.Keys.Dir, g)
+	ring, secret, err := openIdPKeys(ctx, cfg, g)
 	if err != nil {
 		return err
 	}

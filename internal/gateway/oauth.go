@@ -241,7 +241,7 @@ const maxSubjectTokenSize = 64 << 10
 // setupOAuth builds the authorization server from oauth: the signing key
 // ring, the minter, JWKS, metadata, the token endpoint with its grants,
 // device authorization, introspection and revocation.
-func (g *Gateway) setupOAuth(cfg *config.Config) error {
+func (g *Gateway) setupOAuth(ctx context.Context, cfg *config.Config) error {
 	o := cfg.OAuth
 	ringOpts, err := OAuthRingOptions(cfg, g.keyReload)
 	if err != nil {
@@ -249,9 +249,9 @@ func (g *Gateway) setupOAuth(cfg *config.Config) error {
 	}
 	ringAlg := ringOpts.Algorithm
 	ringOpts.Now, ringOpts.Logger = g.now, g.log
-	ring, err := keys.OpenRing(cfg.Keys.Dir, OAuthSigningRing, ringOpts)
+	ring, err := OpenRing(ctx, cfg, g.store, OAuthSigningRing, ringOpts)
 	if err != nil {
-		return fmt.Errorf("gateway: keys.dir: %w", err)
+		return fmt.Errorf("gateway: %w", err)
 	}
 	if _, cert := ring.Current(); cert == nil || keys.Algorithm(cert.PublicKey) != ringAlg {
 		got := "no key"

@@ -20,15 +20,16 @@
 // SimpleSAMLphp the test skips naming what is missing; with
 // GATEHOUSE_REQUIRE_PEERS set (CI) it fails instead.
 //
-// keys.dir is shared: every instance must sign with the same keys (OAuth
-// access tokens minted by one are exchanged at another; the IdP metadata
-// must be the same wherever it is fetched). Rings are safe to share (flock,
-// atomic renames), but the single-file secrets (mfa-seal, device-csrf,
-// persistent-nameid, the admin token) are created by a plain
-// read-or-create, so two instances starting for the first time on an empty
-// keys.dir could each keep a different secret. The test therefore starts
-// the first instance alone, and a deployment must create keys.dir once (one
-// first start, or `gatehouse keys`) before starting the others.
+// The signing key rings (the IdP's SAML key, the OAuth access-token key)
+// live in PostgreSQL (keys.rings defaults to store with PostgreSQL), so the
+// instances agree on them through the store alone. keys.dir is shared for
+// its fixed secrets only (mfa-seal, device-csrf, persistent-nameid,
+// ring-seal, which seals the rings' private keys in the store, and the
+// admin token), which never change once created and are created
+// first-writer-wins, so instances starting together on an empty keys.dir
+// still end up with the same ones. A deployment distributes keys.dir like
+// any other secret; the test shares one folder. The instances start one
+// after the other anyway, so that each start is checked on its own.
 //
 // # Security model
 //
@@ -48,6 +49,13 @@
 //     under a steady stream of sign-ins, session calls and token exchanges
 //     through nginx fails no request: graceful shutdown finishes in-flight
 //     requests and nginx retries connection failures on another instance;
+//   - the IdP's SAML signing key and the OAuth key roll over under the same
+//     stream with no failed request: `gatehouse keys rotate` on one
+//     machine, and every instance publishes the next key (after its next
+//     reload, keys.reload_interval) while still signing with the current
+//     one; `gatehouse keys activate`, and every instance signs with the new
+//     key and still publishes the old one, so that access tokens signed by
+//     it, minted by any instance, are accepted by every other;
 //   - a PostgreSQL outage fails closed and recovers by itself: while the
 //     database is down, /readyz, sign-in start, the ACS, the session API and
 //     token exchange answer 503 and never create a session; once it is back,

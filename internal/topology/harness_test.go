@@ -280,6 +280,7 @@ store:
   dsn: %q
 keys:
   dir: %q
+  reload_interval: 1s
 admin:
   token_file: %q
 identity_source:

@@ -67,8 +67,8 @@ func startTopology(t *testing.T) *topology {
 	for i := range 3 {
 		tp.instances = append(tp.instances, tp.newInstance(t, fmt.Sprintf("gatehouse-%d", i+1), ports[i], dsn))
 	}
-	// The first start creates the keys in the shared keys.dir; the others
-	// must load them rather than race to create their own (see doc.go).
+	// The first start creates the rings in the store and the secrets in
+	// the shared keys.dir; the others load them (see doc.go).
 	for _, in := range tp.instances {
 		in.start(t)
 	}
@@ -114,7 +114,7 @@ func TestTopology(t *testing.T) {
 	ng := tp.nginx
 
 	t.Run("shared_keys", func(t *testing.T) {
-		// One keys.dir: every instance publishes the same OAuth and IdP keys.
+		// One store: every instance publishes the same OAuth and IdP keys.
 		for _, path := range []string{"/oauth/jwks", "/saml/idp/metadata", "/saml/sp/metadata"} {
 			first := get(t, ng.directBase(0)+path)
 			for i := 1; i < 3; i++ {
@@ -209,44 +209,38 @@ func TestTopology(t *testing.T) {
 		rollingRestart(t, tp)
 	})
 
-	t.Run("e_postgres_outage", func(t *testing.T) {
+	t.Run("e_key_rollover", func(t *testing.T) {
+		keyRollover(t, tp)
+	})
+
+	t.Run("f_postgres_outage", func(t *testing.T) {
 		postgresOutage(t, tp)
 	})
 }
 
-// rollingRestart runs a steady stream of sign-ins, session calls and token
-// exchanges through nginx while each instance in turn gets SIGTERM, exits
-// and is started again; no request may fail.
-func rollingRestart(t *testing.T, tp *topology) {
-	const workers = 4
+// stream is a steady load through nginx: each worker signs in at the IdP,
+// posts the response to the ACS, reads its session and exchanges a
+// corporate JWT and then the access token it got; every failure is kept.
+type stream struct {
+	mu       sync.Mutex
+	failures []string
+	counts   map[string]int
+	stop     atomic.Bool
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	started  time.Time
+}
+
+func startStream(t *testing.T, tp *topology, workers int) *stream {
 	ng := tp.nginx
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	var (
-		mu       sync.Mutex
-		failures []string
-		counts   = map[string]int{}
-		stop     atomic.Bool
-		wg       sync.WaitGroup
-	)
-	record := func(op string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		counts[op]++
-		if err != nil {
-			counts["failed"]++
-			if len(failures) < 20 {
-				failures = append(failures, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), op, err))
-			}
-		}
-	}
+	s := &stream{counts: map[string]int{}, cancel: cancel, started: time.Now()}
 	for w := range workers {
-		wg.Go(func() {
+		s.wg.Go(func() {
 			c := browser(t)
-			for !stop.Load() && ctx.Err() == nil {
+			for !s.stop.Load() && ctx.Err() == nil {
 				f, err := idpLogin(ctx, tp.idp, c, ng.base())
-				record("login+idp", err)
+				s.record("login+idp", err)
 				if err != nil {
 					time.Sleep(100 * time.Millisecond)
 					continue
@@ -255,26 +249,74 @@ func rollingRestart(t *testing.T, tp *topology) {
 				if err == nil && (status != http.StatusSeeOther || !session) {
 					err = fmt.Errorf("worker %d: ACS answered %d (session cookie %t)", w, status, session)
 				}
-				record("acs", err)
+				s.record("acs", err)
 				status, email, err := sessionUser(ctx, c, ng.base())
 				if err == nil && (status != http.StatusOK || email != testUser.Email) {
 					err = fmt.Errorf("worker %d: session answered %d %q", w, status, email)
 				}
-				record("session", err)
+				s.record("session", err)
 				jwt, err := tp.corp.subjectToken(testUser.Email)
-				require.NoError(t, err)
+				if err != nil {
+					s.record("corp-token", err)
+					return
+				}
 				_, at, err := exchange(ctx, c, ng.base(), jwt, tokenTypeJWT)
-				record("exchange-jwt", err)
+				s.record("exchange-jwt", err)
 				if err != nil {
 					time.Sleep(100 * time.Millisecond)
 					continue
 				}
 				_, _, err = exchange(ctx, c, ng.base(), at, tokenTypeAccess)
-				record("exchange-access-token", err)
+				s.record("exchange-access-token", err)
 			}
 		})
 	}
-	start := time.Now()
+	return s
+}
+
+func (s *stream) record(op string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[op]++
+	if err != nil {
+		s.counts["failed"]++
+		if len(s.failures) < 20 {
+			s.failures = append(s.failures, fmt.Sprintf("%s %s: %v", time.Now().Format("15:04:05.000"), op, err))
+		}
+	}
+}
+
+// finish stops the stream, logs what it did and asserts that nothing
+// failed and that at least minSignIns sign-ins went through.
+func (s *stream) finish(t *testing.T, tp *topology, name string, minSignIns int) {
+	s.stop.Store(true)
+	s.wg.Wait()
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total := 0
+	for op, n := range s.counts {
+		if op != "failed" {
+			total += n
+		}
+	}
+	t.Logf("%s: %d requests in %s: %v", name, total, time.Since(s.started).Round(time.Millisecond), s.counts)
+	// Evidence that the stream met stopped instances: nginx retried them.
+	t.Logf("nginx: %d refused connections retried on another instance",
+		strings.Count(readTail(filepath.Join(tp.nginx.dir, "error.log"), 1<<30), "connect() failed (111"))
+	assert.Empty(t, s.failures, "failed requests during the %s", name)
+	assert.Greater(t, s.counts["acs"], minSignIns, "too few sign-ins to prove anything")
+	if len(s.failures) > 0 {
+		t.Logf("nginx errors other than refused connections:\n%s", nginxErrors(filepath.Join(tp.nginx.dir, "error.log")))
+	}
+}
+
+// rollingRestart runs a steady stream of sign-ins, session calls and token
+// exchanges through nginx while each instance in turn gets SIGTERM, exits
+// and is started again; no request may fail.
+func rollingRestart(t *testing.T, tp *topology) {
+	const workers = 4
+	s := startStream(t, tp, workers)
 	for _, in := range tp.instances {
 		time.Sleep(1500 * time.Millisecond)
 		began := time.Now()
@@ -285,26 +327,7 @@ func rollingRestart(t *testing.T, tp *topology) {
 		t.Logf("%s: SIGTERM to exit %s, restart to ready %s", in.name, stopped.Round(time.Millisecond), (time.Since(began) - stopped).Round(time.Millisecond))
 	}
 	time.Sleep(1500 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
-
-	mu.Lock()
-	defer mu.Unlock()
-	total := 0
-	for op, n := range counts {
-		if op != "failed" {
-			total += n
-		}
-	}
-	t.Logf("rolling restart: %d requests in %s: %v", total, time.Since(start).Round(time.Millisecond), counts)
-	// Evidence that the stream met stopped instances: nginx retried them.
-	t.Logf("nginx: %d refused connections retried on another instance",
-		strings.Count(readTail(filepath.Join(ng.dir, "error.log"), 1<<30), "connect() failed (111"))
-	assert.Empty(t, failures, "failed requests during the rolling restart")
-	assert.Greater(t, counts["acs"], 3*workers, "too few sign-ins to prove anything")
-	if len(failures) > 0 {
-		t.Logf("nginx errors other than refused connections:\n%s", nginxErrors(filepath.Join(ng.dir, "error.log")))
-	}
+	s.finish(t, tp, "rolling restart", 3*workers)
 }
 
 // nginxErrors is the [error] lines of nginx's error log, leaving out the
