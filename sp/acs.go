@@ -152,20 +152,26 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 		return nil, withRegion(reject(Reason(saml.ReasonOf(err)), err))
 	}
 
+	// The first store steps, in one round trip when the store can.
+	pre, err := s.startSignIn(ctx, a, now)
+	if err != nil {
+		return nil, withRegion(unavailable(err))
+	}
+
 	// Replay: insert-if-absent until the assertion can no longer be accepted.
-	if err := s.replay.MarkAssertionUsed(ctx, a.Issuer(), a.ID(), a.NotOnOrAfter().Add(s.skew), now); err != nil {
+	if err := pre.Replay; err != nil {
 		if errors.Is(err, ErrReplay) {
 			return nil, withRegion(reject(ReasonReplay, err))
 		}
 		return nil, withRegion(unavailable(err))
 	}
 
-	returnTo, rj := s.checkInResponseTo(ctx, r, a, relayState, now)
+	returnTo, rj := s.checkInResponseTo(r, a, relayState, pre)
 	if rj != nil {
 		return nil, withRegion(rj)
 	}
 
-	user, rj := s.resolveUser(ctx, a, now)
+	user, rj := s.resolveUser(ctx, a, now, pre)
 	if rj != nil {
 		return nil, withRegion(rj)
 	}
@@ -184,10 +190,28 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 	return &SignIn{Session: sess, User: user, ReturnTo: returnTo, Region: region.Name, Issuer: a.Issuer()}, nil
 }
 
-// checkInResponseTo matches the signed InResponseTo against a pending request
-// (consumed once, atomically) bound to this browser, and returns the stored
-// return target. Unsolicited responses are accepted only when configured.
-func (s *SP) checkInResponseTo(ctx context.Context, r *http.Request, a *saml.Assertion, relayState string, now time.Time) (string, *rejection) {
+// startSignIn marks the assertion used, consumes the pending request it
+// answers (if any) and looks its identity up: in one call when the store
+// is a SignInStarter, else with the three calls, stopping at the first
+// that the decision does not get past (a replay, a store failure).
+func (s *SP) startSignIn(ctx context.Context, a *saml.Assertion, now time.Time) (SignInStarted, error) {
+	st := SignInStart{
+		Issuer: a.Issuer(), AssertionID: a.ID(), ReplayUntil: a.NotOnOrAfter().Add(s.skew),
+		RequestID: a.InResponseTo(),
+		External:  ExternalIdentity{Issuer: a.Issuer(), NameID: a.NameID()},
+		Now:       now,
+	}
+	if starter, ok := s.replay.(SignInStarter); ok {
+		return starter.StartSignIn(ctx, st)
+	}
+	return StartSignInSteps(ctx, st, s.replay, s.requests, s.users)
+}
+
+// checkInResponseTo matches the signed InResponseTo against the pending
+// request startSignIn consumed (once, atomically), which must be bound to
+// this browser, and returns the stored return target. Unsolicited
+// responses are accepted only when configured.
+func (s *SP) checkInResponseTo(r *http.Request, a *saml.Assertion, relayState string, pre SignInStarted) (string, *rejection) {
 	id := a.InResponseTo()
 	if id == "" {
 		if !s.allowIdPInitiated {
@@ -195,7 +219,7 @@ func (s *SP) checkInResponseTo(ctx context.Context, r *http.Request, a *saml.Ass
 		}
 		return s.defaultReturnTo, nil
 	}
-	pending, err := s.requests.ConsumeRequest(ctx, id, now)
+	pending, err := pre.Request, pre.RequestErr
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return "", reject(ReasonUnknownRequest, errors.New("InResponseTo names no pending request"))
@@ -215,10 +239,11 @@ func (s *SP) checkInResponseTo(ctx context.Context, r *http.Request, a *saml.Ass
 	return pending.ReturnTo, nil
 }
 
-// resolveUser maps (issuer, NameID) to an identity store user.
-func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time) (User, *rejection) {
+// resolveUser maps (issuer, NameID) to an identity store user, starting
+// from startSignIn's lookup.
+func (s *SP) resolveUser(ctx context.Context, a *saml.Assertion, now time.Time, pre SignInStarted) (User, *rejection) {
 	ext := ExternalIdentity{Issuer: a.Issuer(), NameID: a.NameID()}
-	user, err := s.users.LookupExternal(ctx, ext)
+	user, err := pre.User, pre.UserErr
 	if errors.Is(err, ErrNotFound) {
 		// First sign-in of this identity: link it to the user whose
 		// user_name is the NameID (created by SCIM or an administrator),

@@ -462,6 +462,15 @@ func (failingStore) MarkAssertionUsed(context.Context, string, string, time.Time
 	return errDown
 }
 func (failingStore) SaveRequest(context.Context, sp.PendingRequest) error { return errDown }
+func (failingStore) StartSignIn(context.Context, sp.SignInStart) (sp.SignInStarted, error) {
+	return sp.SignInStarted{}, errDown
+}
+
+// stepsOnly hides the memory store's StartSignIn, so that the SP makes the
+// three single calls itself.
+type stepsOnly struct {
+	sp.ReplayCache
+}
 
 func TestStoreUnavailable(t *testing.T) {
 	e := newEnv(t)
@@ -610,4 +619,41 @@ func TestNoClockSkew(t *testing.T) {
 	strict := e.newSP(func(c *sp.Config) { c.AllowIdPInitiated = true; c.ClockSkew = saml.NoClockSkew })
 	w = post(strict, acsEast, e.response(acsEast, "", expired), "")
 	assertGenericRejection(t, w)
+}
+
+// Both ways of starting an ACS (the store's StartSignIn, and the three
+// single calls for a store without it) decide alike: an SP-initiated
+// sign-in succeeds once, its replay is rejected, a response to an unknown
+// request is rejected, an unknown user is rejected.
+func TestStartSignInPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		replay func(e *env) sp.ReplayCache
+	}{
+		{"store_starter", func(e *env) sp.ReplayCache { return e.store }},
+		{"single_calls", func(e *env) sp.ReplayCache { return stepsOnly{e.store} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.newSP(func(c *sp.Config) { c.Replay = tc.replay(e) })
+			id, rs, state := login(t, s, "us-east-1.gw.example.com", "/portal")
+			resp := e.response(acsEast, id)
+			w := post(s, acsEast, resp, rs, state)
+			require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+			require.NotNil(t, sessionCookie(w))
+
+			w = post(s, acsEast, resp, rs, state)
+			assertGenericRejection(t, w)
+			assert.Equal(t, 1.0, testutil.ToFloat64(counter(t, e.reg, "rejected", "replay", "us-east-1")))
+
+			w = post(s, acsEast, e.response(acsEast, "_never-requested"), rs, state)
+			assertGenericRejection(t, w)
+			assert.Equal(t, 1.0, testutil.ToFloat64(counter(t, e.reg, "rejected", "unknown_request", "us-east-1")))
+
+			id, rs, state = login(t, s, "us-east-1.gw.example.com", "/portal")
+			w = post(s, acsEast, e.response(acsEast, id, func(o *samltest.ResponseOptions) { o.NameID = "nobody@example.com" }), rs, state)
+			assertGenericRejection(t, w)
+			assert.Equal(t, 1.0, testutil.ToFloat64(counter(t, e.reg, "rejected", "unknown_user", "us-east-1")))
+		})
+	}
 }

@@ -63,6 +63,68 @@ type ReplayCache interface {
 	MarkAssertionUsed(ctx context.Context, issuer, assertionID string, expiresAt, now time.Time) error
 }
 
+// SignInStarter is implemented by stores that can run the first three
+// store steps of an ACS (mark the assertion used, consume the pending
+// request it answers, look its identity up) in one round trip, e.g. as
+// one PostgreSQL pipeline. The SP uses it when its ReplayCache is one;
+// otherwise it makes the three calls one after the other. The outcome is
+// the same: the marking and the consumption are as atomic as
+// MarkAssertionUsed and ConsumeRequest, the lookup is a read, and the SP
+// decides in the same order (replay, then the request, then the user).
+type SignInStarter interface {
+	// StartSignIn runs the steps of st and reports each outcome in
+	// SignInStart; its error is for a failure of the whole (the store
+	// unreachable), after which nothing may be assumed done.
+	StartSignIn(ctx context.Context, st SignInStart) (SignInStarted, error)
+}
+
+// SignInStart names what StartSignIn does.
+type SignInStart struct {
+	// Issuer, AssertionID and ReplayUntil are MarkAssertionUsed's.
+	Issuer, AssertionID string
+	ReplayUntil         time.Time
+	// RequestID is the InResponseTo to consume; empty consumes nothing.
+	RequestID string
+	// External is the identity to look up (LookupExternal).
+	External ExternalIdentity
+	Now      time.Time
+}
+
+// SignInStarted holds each step's result as the single call would have
+// returned it.
+type SignInStarted struct {
+	Replay     error // MarkAssertionUsed's: nil or wrapping ErrReplay
+	Request    PendingRequest
+	RequestErr error // ConsumeRequest's; nil when RequestID was empty
+	User       User
+	UserErr    error // LookupExternal's
+}
+
+// StartSignInSteps does what StartSignIn does with the three single calls,
+// one after the other, stopping at a replay: the SP's way when its store is
+// not a SignInStarter, and a store's own when it has no faster one. A
+// failure other than ErrReplay or ErrNotFound is returned as the error.
+func StartSignInSteps(ctx context.Context, st SignInStart, replay ReplayCache, requests RequestTracker, users UserDirectory) (SignInStarted, error) {
+	var out SignInStarted
+	if out.Replay = replay.MarkAssertionUsed(ctx, st.Issuer, st.AssertionID, st.ReplayUntil, st.Now); out.Replay != nil {
+		if !errors.Is(out.Replay, ErrReplay) {
+			return SignInStarted{}, out.Replay
+		}
+		return out, nil
+	}
+	if st.RequestID != "" {
+		out.Request, out.RequestErr = requests.ConsumeRequest(ctx, st.RequestID, st.Now)
+		if out.RequestErr != nil && !errors.Is(out.RequestErr, ErrNotFound) {
+			return SignInStarted{}, out.RequestErr
+		}
+	}
+	out.User, out.UserErr = users.LookupExternal(ctx, st.External)
+	if out.UserErr != nil && !errors.Is(out.UserErr, ErrNotFound) {
+		return SignInStarted{}, out.UserErr
+	}
+	return out, nil
+}
+
 // Session is a signed-in browser session.
 type Session struct {
 	// ID is the secret session identifier carried in the cookie. Stores

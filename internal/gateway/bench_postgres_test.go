@@ -6,7 +6,8 @@ package gateway_test
 //	  go test -run '^$' -bench PostgresRoundTrips -benchtime 2000x ./internal/gateway/
 //
 // The store runs on pgx's database/sql driver with a tracer that counts
-// every statement sent (BEGIN and COMMIT included) and every PREPARE; the
+// every statement sent (BEGIN and COMMIT included), every PREPARE and every
+// pipelined batch (one round trip for all its statements); the
 // "pg-roundtrips/op" metric is that count divided by the operations, so it
 // includes the audit log's writes (grouped: concurrent operations share a
 // commit) and nothing else runs on the pool meanwhile.
@@ -60,6 +61,21 @@ func (c *roundTrips) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 	return ctx
 }
 func (c *roundTrips) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrepareEndData) {}
+
+// A batch is pipelined: its statements go out together and their results
+// come back together, one round trip (sp.SignInStarter).
+func (c *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (c *roundTrips) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	if c.on {
+		c.mu.Lock()
+		c.log = append(c.log, "(batch) "+strings.Join(strings.Fields(d.SQL), " "))
+		c.mu.Unlock()
+	}
+}
+func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // countingPostgres opens a store on a fresh schema of the benchmark
 // database through a pgx pool whose statements are counted.

@@ -106,6 +106,18 @@ func (x *userScan) user() (directory.User, error) {
 // groups, normalized, in row order.
 func scanUsers(rows *sql.Rows) ([]directory.User, error) {
 	defer rows.Close()
+	return scanUserRows(rows)
+}
+
+// rowScanner is what scanUserRows needs of *sql.Rows and pgx.Rows.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanUserRows is scanUsers on rows the caller closes.
+func scanUserRows(rows rowScanner) ([]directory.User, error) {
 	var out []directory.User
 	for rows.Next() {
 		var x userScan

@@ -114,6 +114,11 @@
 //     AddMFADevice locks the user's row before it counts and inserts, so
 //     no more devices than the limit are stored. TOTP secrets arrive
 //     sealed. Every table references users with ON DELETE CASCADE.
+//   - Starting an ACS (sp.SignInStarter): on PostgreSQL through pgx's
+//     driver, MarkAssertionUsed's INSERT, ConsumeRequest's DELETE ...
+//     RETURNING and LookupExternal's SELECT go out as one pgx batch, one
+//     round trip, which PostgreSQL runs as one implicit transaction; each
+//     keeps the atomicity it has alone. Elsewhere the three run in turn.
 //   - Signing key rings (keys.RingStore): one row per ring in key_rings,
 //     saved with INSERT ... ON CONFLICT DO NOTHING (the first state) or an
 //     UPDATE conditional on the version read, so of concurrent rotations

@@ -9,6 +9,12 @@ import (
 	"github.com/gatehouse-dev/gatehouse/sp"
 )
 
+// markAssertionSQL inserts a replay record unless a live one exists
+// (arguments: issuer, assertion ID, expiry, now).
+const markAssertionSQL = `INSERT INTO replay_cache (issuer, assertion_id, expires_at) VALUES (?, ?, ?)
+	ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
+	WHERE replay_cache.expires_at <= ?`
+
 // MarkAssertionUsed records (issuer, assertionID) until expiresAt with one
 // INSERT ... ON CONFLICT DO UPDATE ... WHERE statement: a new pair is
 // inserted, an expired record of the pair (expires_at <= now) is replaced,
@@ -19,11 +25,7 @@ func (s *Store) MarkAssertionUsed(ctx context.Context, issuer, assertionID strin
 	if issuer == "" || assertionID == "" {
 		return errors.New("sqlstore: mark assertion used: empty issuer or assertion ID")
 	}
-	res, err := s.pool().exec(ctx,
-		`INSERT INTO replay_cache (issuer, assertion_id, expires_at) VALUES (?, ?, ?)
-		 ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE replay_cache.expires_at <= ?`,
-		issuer, assertionID, toMicros(expiresAt), toMicros(now))
+	res, err := s.pool().exec(ctx, markAssertionSQL, issuer, assertionID, toMicros(expiresAt), toMicros(now))
 	if err != nil {
 		return s.wrap("mark assertion used", err)
 	}

@@ -26,6 +26,11 @@ func (s *Store) SaveRequest(ctx context.Context, r sp.PendingRequest) error {
 	return nil
 }
 
+// consumeRequestSQL deletes and returns a live pending request (arguments:
+// ID, now).
+const consumeRequestSQL = `DELETE FROM pending_requests WHERE id = ? AND expires_at > ?
+	RETURNING relay_state, browser_binding, return_to, region, created_at, expires_at`
+
 // ConsumeRequest deletes and returns the pending request with the given ID
 // in one DELETE ... RETURNING statement, so of any number of concurrent
 // callers (in any number of processes) exactly one gets the row. A request
@@ -34,10 +39,8 @@ func (s *Store) SaveRequest(ctx context.Context, r sp.PendingRequest) error {
 func (s *Store) ConsumeRequest(ctx context.Context, id string, now time.Time) (sp.PendingRequest, error) {
 	r := sp.PendingRequest{ID: id}
 	var created, expires int64
-	err := s.pool().queryRow(ctx,
-		`DELETE FROM pending_requests WHERE id = ? AND expires_at > ?
-		 RETURNING relay_state, browser_binding, return_to, region, created_at, expires_at`,
-		id, toMicros(now)).Scan(&r.RelayState, &r.BrowserBinding, &r.ReturnTo, &r.Region, &created, &expires)
+	err := s.pool().queryRow(ctx, consumeRequestSQL, id, toMicros(now)).
+		Scan(&r.RelayState, &r.BrowserBinding, &r.ReturnTo, &r.Region, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sp.PendingRequest{}, fmt.Errorf("sqlstore: consume request: %w", sp.ErrNotFound)
 	}

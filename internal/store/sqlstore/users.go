@@ -56,13 +56,17 @@ func (s *Store) GetUser(ctx context.Context, id string) (sp.User, error) {
 	return s.getUser(ctx, s.pool(), id)
 }
 
+// lookupExternalSQL reads the user linked to an external identity, with its
+// groups (arguments: issuer, NameID).
+var lookupExternalSQL = `SELECT ` + userCols("u") + `, g.id, g.display_name
+	FROM users u LEFT JOIN group_members m ON m.user_id = u.id LEFT JOIN groups g ON g.id = m.group_id
+	WHERE u.id = (SELECT user_id FROM external_identities WHERE issuer = ? AND name_id = ?)`
+
 // LookupExternal returns the user linked to ext, or sp.ErrNotFound.
 func (s *Store) LookupExternal(ctx context.Context, ext sp.ExternalIdentity) (sp.User, error) {
 	// One statement (one round trip at every sign-in): the link and the
 	// user with its groups.
-	rows, err := s.pool().query(ctx, `SELECT `+userCols("u")+`, g.id, g.display_name
-		FROM users u LEFT JOIN group_members m ON m.user_id = u.id LEFT JOIN groups g ON g.id = m.group_id
-		WHERE u.id = (SELECT user_id FROM external_identities WHERE issuer = ? AND name_id = ?)`, ext.Issuer, ext.NameID)
+	rows, err := s.pool().query(ctx, lookupExternalSQL, ext.Issuer, ext.NameID)
 	if err != nil {
 		return sp.User{}, s.wrap("lookup identity", err)
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("ConcurrentConsume", func(t *testing.T) { testConcurrentConsume(t, newStore) })
 	t.Run("Replay", func(t *testing.T) { testReplay(t, newStore) })
 	t.Run("ConcurrentMarkAssertionUsed", func(t *testing.T) { testConcurrentMark(t, newStore) })
+	t.Run("StartSignIn", func(t *testing.T) { testStartSignIn(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
 	t.Run("Provision", func(t *testing.T) { testProvision(t, newStore) })
