@@ -421,11 +421,7 @@ func (r *Ring) Rotate() (*x509.Certificate, error) {
 	if s.pairs[1] != nil {
 		return nil, ErrNextKeyExists
 	}
-	alg := r.alg
-	if alg == "" {
-		alg = Algorithm(s.pairs[0].Certificate.PublicKey)
-	}
-	keyPEM, certPEM, err := newPair(alg, r.cn, r.validity, r.now())
+	keyPEM, certPEM, err := r.newKey(s.pairs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -502,6 +498,21 @@ func (r *Ring) Activate() error {
 	return err
 }
 
+// newKey generates a key pair of the ring's algorithm: RingOptions.Algorithm
+// when set, else the algorithm of current (a rotation keeps it), else
+// RSA-2048 (the first key).
+func (r *Ring) newKey(current *Pair) (keyPEM, certPEM []byte, err error) {
+	alg := r.alg
+	switch {
+	case alg != "":
+	case current != nil:
+		alg = Algorithm(current.Certificate.PublicKey)
+	default:
+		alg = AlgorithmRSA2048
+	}
+	return newPair(alg, r.cn, r.validity, r.now())
+}
+
 // reparse reads and parses the files (the caller holds the flock) and
 // installs the result.
 func (r *Ring) reparse() (*snapshot, error) {
@@ -536,11 +547,7 @@ func (r *Ring) initLocked() (ringFiles, error) {
 	if !st.empty() {
 		return r.repair(st)
 	}
-	alg := r.alg
-	if alg == "" {
-		alg = AlgorithmRSA2048
-	}
-	keyPEM, certPEM, err := newPair(alg, r.cn, r.validity, r.now())
+	keyPEM, certPEM, err := r.newKey(nil)
 	if err != nil {
 		return ringFiles{}, err
 	}

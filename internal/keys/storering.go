@@ -108,15 +108,10 @@ func (r *Ring) createStored(ctx context.Context, dir string) (ringFiles, error) 
 		}
 	}
 	if !imported {
-		alg := r.alg
-		if alg == "" {
-			alg = AlgorithmRSA2048
-		}
-		keyPEM, certPEM, err := newPair(alg, r.cn, r.validity, r.now())
-		if err != nil {
+		var err error
+		if f.key[0], f.crt[0], err = r.newKey(nil); err != nil {
 			return ringFiles{}, err
 		}
-		f.key[0], f.crt[0] = keyPEM, certPEM
 	}
 	if _, err := r.parse(f); err != nil {
 		return ringFiles{}, err
@@ -152,15 +147,9 @@ func (r *Ring) rotateStored() (*x509.Certificate, error) {
 			r.snap.Store(s)
 			return nil, ErrNextKeyExists
 		}
-		alg := r.alg
-		if alg == "" {
-			alg = Algorithm(s.pairs[0].Certificate.PublicKey)
-		}
-		keyPEM, certPEM, err := newPair(alg, r.cn, r.validity, r.now())
-		if err != nil {
+		if f.key[1], f.crt[1], err = r.newKey(s.pairs[0]); err != nil {
 			return nil, err
 		}
-		f.key[1], f.crt[1] = keyPEM, certPEM
 		if s, err = r.parse(f); err != nil {
 			return nil, err
 		}
