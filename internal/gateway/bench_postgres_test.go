@@ -196,6 +196,58 @@ func BenchmarkPostgresRoundTrips(b *testing.B) {
 			return nil
 		})
 	})
+	// An SP-initiated sign-in: the login redirect (which stores the
+	// pending request) and the ACS (which consumes it); each response is
+	// signed during the measured loop, as its InResponseTo is only known
+	// then, so ns/op includes the test IdP's signing.
+	b.Run("signin-sp-initiated", func(b *testing.B) {
+		st, counter := countingPostgres(b)
+		dir := b.TempDir()
+		upstream := writeUpstreamIdP(b, dir, benchBase)
+		cfg := loadGatewayConfig(b, dir, gatewayYAML(benchBase, "  signing_alg: ES256\n"))
+		g, err := gateway.New(context.Background(), cfg, gateway.Options{Store: st})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = g.Close() })
+		createBenchUsers(b, st)
+		h := g.Handler()
+		acs := benchBase + "/saml/acs"
+		const signInUsers = 50
+		measure(b, counter, signInUsers, func(i int) error {
+			if i < 0 {
+				i = -i
+			}
+			login := httptest.NewRecorder()
+			h.ServeHTTP(login, httptest.NewRequest(http.MethodGet, benchBase+"/saml/sp/login?return_to=/portal", nil))
+			loc, err := url.Parse(login.Header().Get("Location"))
+			if login.Code != http.StatusFound || err != nil {
+				return fmt.Errorf("login %d: status %d, Location %q", i, login.Code, login.Header().Get("Location"))
+			}
+			areq, relayState, err := samltest.ParseAuthnRequestFromRedirect(loc)
+			if err != nil {
+				return fmt.Errorf("login %d: %w", i, err)
+			}
+			resp, err := upstream.EncodedResponse(samltest.ResponseOptions{
+				Destination: acs, Audience: cfg.IdentitySource.SAML.EntityID, NameID: fmt.Sprintf("user%04d", i%signInUsers),
+				InResponseTo: areq.ID, Sign: samltest.SignAssertion,
+			})
+			if err != nil {
+				return err
+			}
+			req := httptest.NewRequest(http.MethodPost, acs, strings.NewReader(url.Values{"SAMLResponse": {resp}, "RelayState": {relayState}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for _, c := range login.Result().Cookies() {
+				req.AddCookie(c)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Set-Cookie"), sp.SessionCookie) {
+				return fmt.Errorf("sign-in %d: status %d: %s", i, rec.Code, rec.Body.String())
+			}
+			return nil
+		})
+	})
 	b.Run("exchange", func(b *testing.B) {
 		st, counter := countingPostgres(b)
 		createBenchUsers(b, st)
