@@ -18,8 +18,10 @@ import (
 
 const keysUsage = `Usage: gatehouse keys <subcommand> --config FILE [--ring idp|oauth]
 
-Rolls a signing key ring in keys.dir over without a failed sign-in or a
-rejected access token. --ring selects it:
+Rolls a signing key ring over without a failed sign-in or a rejected
+access token. The ring is where keys.rings keeps it: in the store (the
+default with PostgreSQL; every instance reads it there) or in keys.dir.
+--ring selects it:
 
   idp       (default) ring "idp-signing": the app-facing IdP's SAML key,
             published in /saml/idp/metadata
