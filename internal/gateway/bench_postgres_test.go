@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/gatehouse-dev/gatehouse/internal/config"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/saml/samltest"
@@ -154,22 +155,30 @@ func measure(b *testing.B, counter *roundTrips, warm int, op func(i int) error) 
 	}
 }
 
+// signInBench is a gateway on a counting PostgreSQL store with the bench
+// users, trusting a test IdP; samlExtra are identity_source.saml lines.
+func signInBench(b *testing.B, samlExtra ...string) (http.Handler, *config.Config, *samltest.IdP, *roundTrips) {
+	b.Helper()
+	st, counter := countingPostgres(b)
+	dir := b.TempDir()
+	upstream := writeUpstreamIdP(b, dir, benchBase)
+	cfg := loadGatewayConfig(b, dir, gatewayYAML(benchBase, "  signing_alg: ES256\n", samlExtra...))
+	g, err := gateway.New(context.Background(), cfg, gateway.Options{Store: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = g.Close() })
+	createBenchUsers(b, st)
+	return g.Handler(), cfg, upstream, counter
+}
+
 // BenchmarkPostgresRoundTrips measures a SAML sign-in at the ACS and a
 // token exchange on PostgreSQL, serially, with their round trips.
 func BenchmarkPostgresRoundTrips(b *testing.B) {
 	b.Run("signin", func(b *testing.B) {
-		st, counter := countingPostgres(b)
-		dir := b.TempDir()
-		upstream := writeUpstreamIdP(b, dir, benchBase)
-		cfg := loadGatewayConfig(b, dir, gatewayYAML(benchBase, "  signing_alg: ES256\n", "allow_idp_initiated: true"))
-		g, err := gateway.New(context.Background(), cfg, gateway.Options{Store: st})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = g.Close() })
-		createBenchUsers(b, st)
-		h := g.Handler()
+		h, cfg, upstream, counter := signInBench(b, "allow_idp_initiated: true")
 		acs := benchBase + "/saml/acs"
+		var err error
 		// Steady state: signInUsers users signing in again and again; the
 		// warm-up is each one's first sign-in, which links the user.
 		const signInUsers = 50
@@ -201,17 +210,7 @@ func BenchmarkPostgresRoundTrips(b *testing.B) {
 	// signed during the measured loop, as its InResponseTo is only known
 	// then, so ns/op includes the test IdP's signing.
 	b.Run("signin-sp-initiated", func(b *testing.B) {
-		st, counter := countingPostgres(b)
-		dir := b.TempDir()
-		upstream := writeUpstreamIdP(b, dir, benchBase)
-		cfg := loadGatewayConfig(b, dir, gatewayYAML(benchBase, "  signing_alg: ES256\n"))
-		g, err := gateway.New(context.Background(), cfg, gateway.Options{Store: st})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = g.Close() })
-		createBenchUsers(b, st)
-		h := g.Handler()
+		h, cfg, upstream, counter := signInBench(b)
 		acs := benchBase + "/saml/acs"
 		const signInUsers = 50
 		measure(b, counter, signInUsers, func(i int) error {
