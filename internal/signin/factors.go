@@ -86,6 +86,16 @@ func (s *Service) VerifyTOTP(ctx context.Context, flowID, code, addr string) (St
 	if err := s.checkLock(ctx, user.ID, now); err != nil {
 		return Step{}, err
 	}
+	done, err := s.chargeSecondFactor(ctx, now, user.ID, "totp", addr)
+	if err != nil {
+		return Step{}, err
+	}
+	step, err := s.verifyTOTP(ctx, f, data, user, code, addr, now)
+	done(err)
+	return step, err
+}
+
+func (s *Service) verifyTOTP(ctx context.Context, f Flow, data flowData, user sp.User, code, addr string, now time.Time) (Step, error) {
 	devices, err := s.store.MFADevices(ctx, user.ID)
 	if err != nil {
 		return Step{}, s.unavailable(ctx, "device lookup", err)
@@ -195,6 +205,16 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID string, body []byte
 	if err := s.checkLock(ctx, user.ID, now); err != nil {
 		return Step{}, err
 	}
+	done, err := s.chargeSecondFactor(ctx, now, user.ID, "webauthn", addr)
+	if err != nil {
+		return Step{}, err
+	}
+	step, err := s.finishWebAuthn(ctx, f, data, user, body, addr, now)
+	done(err)
+	return step, err
+}
+
+func (s *Service) finishWebAuthn(ctx context.Context, f Flow, data flowData, user sp.User, body []byte, addr string, now time.Time) (Step, error) {
 	attempt := Attempt{Event: "signin", Reason: "invalid_webauthn", UserID: user.ID, Credential: "webauthn", Address: addr}
 	if data.WebAuthn == nil {
 		attempt.Reason = "webauthn_not_started"

@@ -633,6 +633,25 @@ func (s *Service) secondFactorFailed(ctx context.Context, f Flow, data flowData,
 	return ErrInvalidCredentials
 }
 
+// chargeSecondFactor takes one attempt from the failure limiter for the
+// user and for the address before a second factor is checked, as Start
+// does for passwords: the lockout is read before the check and counted
+// after it, so without the charge any number of parallel guesses would all
+// be checked. done refunds the attempt unless it failed (a refused factor
+// stays charged; success and an unavailable store are refunded).
+func (s *Service) chargeSecondFactor(ctx context.Context, now time.Time, userID, credential, addr string) (done func(error), err error) {
+	keys := []string{ratelimit.UserKey(userID), ratelimit.AddrKey(addr)}
+	if ok, wait := s.limit.Take(now, keys...); !ok {
+		s.record(ctx, Attempt{Event: "signin", Reason: "rate_limited", UserID: userID, Credential: credential, Address: addr})
+		return nil, &RetryError{RetryAfter: wait}
+	}
+	return func(err error) {
+		if err == nil || errors.Is(err, ErrUnavailable) {
+			s.limit.Refund(now, keys...)
+		}
+	}, nil
+}
+
 // complete ends a flow (once: of concurrent completions one wins), stores
 // a pending rehash, resets the failure count, creates the session and
 // audits the sign-in; a session whose audit record fails is deleted.

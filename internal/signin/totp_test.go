@@ -3,8 +3,10 @@ package signin_test
 import (
 	"bytes"
 	"encoding/base32"
+	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -457,4 +459,54 @@ func TestTOTPSealedSecretBinding(t *testing.T) {
 	done, err := e.svc.VerifyTOTP(e.ctx, step.FlowID, totpCode(t, secret, e.clock.Now()), addr)
 	require.NoError(t, err)
 	e.requireSession(done, alice, "password+totp", signin.ACRMFA)
+}
+
+// TestTOTPParallelGuessesAreBounded: wrong codes sent in parallel are each
+// charged to the user and the address before they are checked, so no more
+// of them reach the check than the limit allows, however many arrive
+// before the first failure is counted in the store.
+func TestTOTPParallelGuessesAreBounded(t *testing.T) {
+	const limit = 3
+	e, secret := totpUser(t, func(c *signin.Config) {
+		c.Lockout.MaxFailures = 100
+		c.AddressFailures = limit
+	})
+	step := e.mustStart("alice", goodPW, signin.StageMFA)
+	n := e.audit.count()
+	const guesses = 20
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		checked, limited int
+	)
+	for range guesses {
+		wg.Go(func() {
+			_, err := e.svc.VerifyTOTP(e.ctx, step.FlowID, wrongCode(t, secret, e.clock.Now()), addr)
+			mu.Lock()
+			defer mu.Unlock()
+			var re *signin.RetryError
+			switch {
+			case errors.As(err, &re):
+				limited++
+			case errors.Is(err, signin.ErrInvalidCredentials), errors.Is(err, signin.ErrNoFlow):
+				checked++
+			default:
+				t.Errorf("unexpected %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, checked, limit, "guesses that reached the code check")
+	assert.Equal(t, guesses, checked+limited)
+	reasons := map[string]int{}
+	for _, at := range e.audit.since(n) {
+		reasons[at.Reason]++
+	}
+	assert.Equal(t, limited, reasons["rate_limited"], "each refused guess is audited")
+
+	// The right code is refused too while the limit holds: it is not
+	// checked.
+	_, err := e.svc.VerifyTOTP(e.ctx, step.FlowID, totpCode(t, secret, e.clock.Now()), addr)
+	var re *signin.RetryError
+	require.ErrorAs(t, err, &re)
 }
