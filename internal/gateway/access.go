@@ -855,10 +855,12 @@ func (w *provisionWorker) updateStatuses(ctx context.Context, ps access.Permissi
 
 // cliTokens verifies the access tokens the CLI presents to the API:
 // Gatehouse's own (the OAuth signing ring), for the audience
-// {external_url}/api, not revoked, with the credentials scope.
+// {external_url}/api, with a jti that is not revoked, with the credentials
+// scope, of a user who is still active.
 type cliTokens struct {
 	validator   *oauth.Validator
 	revocations oauth.RevocationStore
+	users       oauth.UserLookup
 	now         func() time.Time
 }
 
@@ -871,14 +873,13 @@ func (c cliTokens) UserID(ctx context.Context, bearer string) (string, error) {
 		}
 		return "", fmt.Errorf("%w: %w", awsapi.ErrUnauthorized, err)
 	}
-	if jti := tok.JwtID(); jti != "" {
-		revoked, err := c.revocations.IsRevoked(ctx, jti, c.now())
-		if err != nil {
-			return "", err
-		}
-		if revoked {
-			return "", fmt.Errorf("%w: revoked", awsapi.ErrUnauthorized)
-		}
+	// The validator requires a jti, so every token can be checked.
+	revoked, err := c.revocations.IsRevoked(ctx, tok.JwtID(), c.now())
+	if err != nil {
+		return "", err
+	}
+	if revoked {
+		return "", fmt.Errorf("%w: revoked", awsapi.ErrUnauthorized)
 	}
 	scope, _ := tok.Get("scope")
 	s, _ := scope.(string)
@@ -887,6 +888,15 @@ func (c cliTokens) UserID(ctx context.Context, bearer string) (string, error) {
 	}
 	if tok.Subject() == "" {
 		return "", fmt.Errorf("%w: no subject", awsapi.ErrUnauthorized)
+	}
+	u, err := c.users.UserByID(ctx, tok.Subject())
+	switch {
+	case errors.Is(err, oauth.ErrUnknownUser):
+		return "", fmt.Errorf("%w: unknown user", awsapi.ErrUnauthorized)
+	case err != nil:
+		return "", err
+	case !u.Active:
+		return "", fmt.Errorf("%w: user is disabled", awsapi.ErrUnauthorized)
 	}
 	return tok.Subject(), nil
 }
@@ -904,6 +914,7 @@ func (g *Gateway) setupAccessAPI() error {
 		Audiences:   []string{CLIAudience(g.cfg.ExternalURL)},
 		Keys:        ringKeys{ring: g.oauth.ring},
 		Typ:         oauth.AccessTokenType,
+		RequireJTI:  true,
 		MaxLifetime: max(g.cfg.OAuth.AccessTokenLifetime.Std(), oauth.DefaultMaxLifetime),
 		Now:         g.now,
 	})
@@ -911,7 +922,7 @@ func (g *Gateway) setupAccessAPI() error {
 		return fmt.Errorf("gateway: the CLI API: %w", err)
 	}
 	g.accessAPI, err = awsapi.New(awsapi.Config{
-		Tokens:       cliTokens{validator: v, revocations: g.store, now: g.now},
+		Tokens:       cliTokens{validator: v, revocations: g.store, users: storeUsers{users: g.store}, now: g.now},
 		Entitlements: g.accessRT.service,
 		Accounts:     g.store,
 		Vendor:       g.accessRT.vendor,
