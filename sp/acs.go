@@ -192,7 +192,7 @@ func (s *SP) Consume(r *http.Request) (*SignIn, error) {
 
 // startSignIn marks the assertion used, consumes the pending request it
 // answers (if any) and looks its identity up: in one call when the store
-// is a SignInStarter, else with the three calls, stopping at the first
+// is a SignInStarter (Config.Starter), else with the three calls, stopping at the first
 // that the decision does not get past (a replay, a store failure).
 func (s *SP) startSignIn(ctx context.Context, a *saml.Assertion, now time.Time) (SignInStarted, error) {
 	st := SignInStart{
@@ -201,8 +201,8 @@ func (s *SP) startSignIn(ctx context.Context, a *saml.Assertion, now time.Time) 
 		External:  ExternalIdentity{Issuer: a.Issuer(), NameID: a.NameID()},
 		Now:       now,
 	}
-	if starter, ok := s.replay.(SignInStarter); ok {
-		return starter.StartSignIn(ctx, st)
+	if s.starter != nil {
+		return s.starter.StartSignIn(ctx, st)
 	}
 	return StartSignInSteps(ctx, st, s.replay, s.requests, s.users)
 }

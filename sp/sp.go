@@ -93,11 +93,13 @@ type Config struct {
 
 	// Stores.
 	Requests RequestTracker
-	// Replay, when it also implements SignInStarter (the SQL and memory
-	// stores do), starts each ACS in one call instead of three.
 	Replay   ReplayCache
 	Sessions SessionStore
 	Users    UserDirectory
+	// Starter, when set, starts each ACS in one call instead of three
+	// (see SignInStarter); it must work on the same data as Replay,
+	// Requests and Users. The SQL and memory stores implement it.
+	Starter SignInStarter
 
 	// RequestURL returns the external URL a request arrived at (scheme,
 	// host, path). Default: http or https from r.TLS and r.Host; set it to
@@ -167,6 +169,7 @@ type SP struct {
 	sigAlg            string
 	requests          RequestTracker
 	replay            ReplayCache
+	starter           SignInStarter
 	sm                *SessionManager
 	users             UserDirectory
 	requestURL        func(r *http.Request) *url.URL
@@ -252,6 +255,7 @@ func New(cfg Config) (*SP, error) {
 		sigAlg:            cfg.SigAlg,
 		requests:          cfg.Requests,
 		replay:            cfg.Replay,
+		starter:           cfg.Starter,
 		users:             cfg.Users,
 		requestURL:        cfg.RequestURL,
 		health:            cfg.Health,

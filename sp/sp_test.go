@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,14 +463,16 @@ func (failingStore) MarkAssertionUsed(context.Context, string, string, time.Time
 	return errDown
 }
 func (failingStore) SaveRequest(context.Context, sp.PendingRequest) error { return errDown }
-func (failingStore) StartSignIn(context.Context, sp.SignInStart) (sp.SignInStarted, error) {
-	return sp.SignInStarted{}, errDown
+
+// countingStarter is a SignInStarter that counts its calls.
+type countingStarter struct {
+	sp.SignInStarter
+	calls atomic.Int32
 }
 
-// stepsOnly hides the memory store's StartSignIn, so that the SP makes the
-// three single calls itself.
-type stepsOnly struct {
-	sp.ReplayCache
+func (c *countingStarter) StartSignIn(ctx context.Context, st sp.SignInStart) (sp.SignInStarted, error) {
+	c.calls.Add(1)
+	return c.SignInStarter.StartSignIn(ctx, st)
 }
 
 func TestStoreUnavailable(t *testing.T) {
@@ -627,15 +630,20 @@ func TestNoClockSkew(t *testing.T) {
 // request is rejected, an unknown user is rejected.
 func TestStartSignInPaths(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		replay func(e *env) sp.ReplayCache
+		name    string
+		starter bool
 	}{
-		{"store_starter", func(e *env) sp.ReplayCache { return e.store }},
-		{"single_calls", func(e *env) sp.ReplayCache { return stepsOnly{e.store} }},
+		{"store_starter", true},
+		{"single_calls", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			s := e.newSP(func(c *sp.Config) { c.Replay = tc.replay(e) })
+			starter := &countingStarter{SignInStarter: e.store}
+			s := e.newSP(func(c *sp.Config) {
+				if tc.starter {
+					c.Starter = starter
+				}
+			})
 			id, rs, state := login(t, s, "us-east-1.gw.example.com", "/portal")
 			resp := e.response(acsEast, id)
 			w := post(s, acsEast, resp, rs, state)
@@ -654,6 +662,11 @@ func TestStartSignInPaths(t *testing.T) {
 			w = post(s, acsEast, e.response(acsEast, id, func(o *samltest.ResponseOptions) { o.NameID = "nobody@example.com" }), rs, state)
 			assertGenericRejection(t, w)
 			assert.Equal(t, 1.0, testutil.ToFloat64(counter(t, e.reg, "rejected", "unknown_user", "us-east-1")))
+			if tc.starter {
+				assert.Equal(t, int32(4), starter.calls.Load(), "every ACS went through the starter")
+			} else {
+				assert.Zero(t, starter.calls.Load())
+			}
 		})
 	}
 }

@@ -66,7 +66,7 @@ type ReplayCache interface {
 // SignInStarter is implemented by stores that can run the first three
 // store steps of an ACS (mark the assertion used, consume the pending
 // request it answers, look its identity up) in one round trip, e.g. as
-// one PostgreSQL pipeline. The SP uses it when its ReplayCache is one;
+// one PostgreSQL pipeline. The SP uses it when Config.Starter is set;
 // otherwise it makes the three calls one after the other. The outcome is
 // the same: the marking and the consumption are as atomic as
 // MarkAssertionUsed and ConsumeRequest, the lookup is a read, and the SP

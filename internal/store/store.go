@@ -62,6 +62,7 @@ import (
 type Store interface {
 	sp.RequestTracker
 	sp.ReplayCache
+	sp.SignInStarter
 	sp.SessionStore
 	sp.UserDirectory
 	sp.Pinger
