@@ -109,14 +109,14 @@ func (h *tokenHandler) revokeFamily(ctx context.Context, family string) {
 }
 
 // activeUser looks up an existing, active user: unknown or disabled is
-// invalid_grant, a lookup failure server_error.
+// invalid_grant, a lookup failure temporarily_unavailable.
 func (h *tokenHandler) activeUser(ctx context.Context, id string) (Subject, *Error) {
 	return activeUser(ctx, h.users, id)
 }
 
 // activeUser looks the user up and requires it active: an unknown or
-// disabled user is invalid_grant, a lookup failure server_error (the
-// token may be fine; the store is not).
+// disabled user is invalid_grant, a lookup failure
+// temporarily_unavailable (the token may be fine; the store is not).
 func activeUser(ctx context.Context, users UserLookup, id string) (Subject, *Error) {
 	s, err := users.UserByID(ctx, id)
 	if err != nil {

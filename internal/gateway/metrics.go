@@ -149,8 +149,8 @@ func (m *gatewayMetrics) countGrant(e oauth.AuditEvent, recordErr error) {
 		m.grants.WithLabelValues(grant, grantOutcomeIssued, labelNone).Inc()
 	case e.Outcome == oauth.AuditIssued:
 		// An issued token that cannot be audited is withheld: the client
-		// gets server_error.
-		m.grants.WithLabelValues(grant, grantOutcomeRefused, string(oauth.ErrServerError)).Inc()
+		// gets temporarily_unavailable (503).
+		m.grants.WithLabelValues(grant, grantOutcomeRefused, string(oauth.ErrTemporarilyUnavailable)).Inc()
 	default:
 		m.grants.WithLabelValues(grant, grantOutcomeRefused, errorLabel(e.Reason)).Inc()
 	}
