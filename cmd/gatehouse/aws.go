@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/internal/awsapi"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/oauth"
 )
 
@@ -56,11 +57,7 @@ import (
 // Settings of the AWS commands (login, credentials, accounts, logout).
 const (
 	// cliClientID is the gateway's built-in public OAuth client.
-	cliClientID = "gatehouse-cli"
-	// cliScope is the scope the API requires.
-	cliScope = "credentials"
-	// cliAudiencePath is appended to the gateway URL to form the audience.
-	cliAudiencePath = "/api"
+	cliClientID = gateway.CLIClientID
 	// refreshLeeway: the access token is refreshed when it expires within it.
 	refreshLeeway = time.Minute
 	// credentialsLeeway: cached credentials are reused until this long
@@ -152,7 +149,7 @@ func cliOAuthConfig(base string) *oauth2.Config {
 			TokenURL:      base + oauth.PathToken,
 			AuthStyle:     oauth2.AuthStyleInParams,
 		},
-		Scopes: []string{cliScope},
+		Scopes: []string{gateway.CLIScope},
 	}
 }
 
@@ -266,7 +263,7 @@ func (c *awsCLI) deviceFlow(ctx context.Context, base string, browser bool) (ses
 	conf := cliOAuthConfig(base)
 	octx := c.oauthContext(ctx)
 	rctx, cancel := context.WithTimeout(octx, cliTimeout)
-	da, err := conf.DeviceAuth(rctx, oauth2.SetAuthURLParam("audience", base+cliAudiencePath))
+	da, err := conf.DeviceAuth(rctx, oauth2.SetAuthURLParam("audience", gateway.CLIAudience(base)))
 	cancel()
 	if err != nil {
 		return session{}, fmt.Errorf("starting the device sign-in at %s: %w", base, oauthError(err))

@@ -17,12 +17,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/idp"
 	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/directory"
+	"github.com/gatehouse-dev/gatehouse/internal/provision"
 )
 
-// AWS's SAML endpoint: the audience and recipient of assertions for AWS.
+// AWS's SAML endpoint, the audience and recipient of assertions for AWS,
+// and the path of the roles: the ones provisioning creates and trusts.
 const (
-	AWSSignInURL  = "https://signin.aws.amazon.com/saml"
-	RolePath      = "/aws-reserved/sso.amazonaws.com/"
+	AWSSignInURL  = provision.SAMLAudience
+	RolePath      = provision.RolePath
 	attrRole      = "https://aws.amazon.com/SAML/Attributes/Role"
 	attrSession   = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
 	attrDuration  = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
@@ -107,7 +109,7 @@ func New(cfg Config) (*Vendor, error) {
 		}
 	}
 	if cfg.ProviderName == "" {
-		cfg.ProviderName = "Gatehouse"
+		cfg.ProviderName = provision.DefaultProviderName
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
