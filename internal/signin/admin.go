@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/sp"
@@ -22,15 +21,8 @@ func (s *Service) SetPassword(ctx context.Context, userID, pw string) error {
 	if err != nil {
 		return err
 	}
-	personal := []string{user.UserName, user.DisplayName}
-	if local, _, ok := strings.Cut(user.Email, "@"); ok {
-		personal = append(personal, local)
-	}
-	if local, _, ok := strings.Cut(user.UserName, "@"); ok {
-		personal = append(personal, local)
-	}
-	personal = append(personal, strings.Fields(user.DisplayName)...)
-	if err := s.hasher.Policy().Check(pw, personal...); err != nil {
+	// The policy splits the values itself (e-mail local parts, words).
+	if err := s.hasher.Policy().Check(pw, user.UserName, user.DisplayName, user.Email); err != nil {
 		return fmt.Errorf("%w: %w", ErrPolicy, err)
 	}
 	hash, err := s.hasher.Hash(ctx, pw)

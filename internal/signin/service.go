@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -203,9 +204,9 @@ func New(cfg Config) (*Service, error) {
 		problems = append(problems, fmt.Sprintf("NoDevice %q is not register or refuse", cfg.NoDevice))
 	}
 	lo := cfg.Lockout
-	lo.MaxFailures = orDefault(lo.MaxFailures, 5)
-	lo.Base = orDefault(lo.Base, time.Minute)
-	lo.Max = orDefault(lo.Max, time.Hour)
+	lo.MaxFailures = cmp.Or(lo.MaxFailures, 5)
+	lo.Base = cmp.Or(lo.Base, time.Minute)
+	lo.Max = cmp.Or(lo.Max, time.Hour)
 	if lo.MaxFailures < 1 || lo.Base < 0 || lo.Max < lo.Base {
 		problems = append(problems, "Lockout needs MaxFailures >= 1 and 0 <= Base <= Max")
 	}
@@ -225,7 +226,7 @@ func New(cfg Config) (*Service, error) {
 	if issuer == "" {
 		issuer = "Gatehouse"
 	}
-	flowTTL := orDefault(cfg.FlowTTL, 10*time.Minute)
+	flowTTL := cmp.Or(cfg.FlowTTL, 10*time.Minute)
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          rpID,
 		RPDisplayName: issuer,
@@ -247,8 +248,8 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, users: cfg.Users, sessions: cfg.Sessions, hasher: cfg.Hasher, audit: cfg.Audit,
 		seal: seal, wa: wa, issuer: issuer, mfa: cfg.MFA, noDevice: cfg.NoDevice, lockout: lo,
-		maxTOTP: orDefault(cfg.MaxTOTP, 2), maxWA: orDefault(cfg.MaxWebAuthn, 10), flowTTL: flowTTL,
-		limit: ratelimit.NewFailures(orDefault(cfg.AddressFailures, 20), orDefault(cfg.AddressWindow, 10*time.Minute), 100_000),
+		maxTOTP: cmp.Or(cfg.MaxTOTP, 2), maxWA: cmp.Or(cfg.MaxWebAuthn, 10), flowTTL: flowTTL,
+		limit: ratelimit.NewFailures(cmp.Or(cfg.AddressFailures, 20), cmp.Or(cfg.AddressWindow, 10*time.Minute), 100_000),
 		now:   cfg.Now, log: cfg.Logger,
 	}
 	if s.now == nil {
@@ -258,15 +259,6 @@ func New(cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s, nil
-}
-
-// orDefault returns v, or d when v is the zero value.
-func orDefault[T comparable](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
-	}
-	return v
 }
 
 // MFA returns the MFA policy.
