@@ -111,9 +111,7 @@ func openKeyRing(ctx context.Context, cfg *config.Config, st keys.RingStore, rin
 				keys.DefaultPreviousGrace),
 		}, nil
 	case ringOAuth:
-		if algorithm != "" {
-			return nil, fmt.Errorf("keys: --algorithm is not accepted with --ring oauth: the OAuth keys' algorithm follows oauth.signing_alg (%s)", cfg.OAuth.SigningAlg)
-		}
+		// keysFlags has refused --algorithm with --ring oauth.
 		// As the gateway opens it, with the grace serve computes from
 		// keys.reload_interval.
 		opts, err := gateway.OAuthRingOptions(cfg, cfg.Keys.ReloadInterval.Std())
