@@ -254,7 +254,7 @@ func (s *Service) Entitled(ctx context.Context, userID, accountID, permissionSet
 		return false, fmt.Errorf("access: account %s: %w", accountID, err)
 	}
 	for _, ou := range viaOU {
-		if ouContains(ou, acct.OU) {
+		if OUContains(ou, acct.OU) {
 			return true, nil
 		}
 	}

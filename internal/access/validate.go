@@ -350,10 +350,23 @@ func ouProblem(path string) string {
 	return ""
 }
 
-// ouContains reports whether the account path is ou or below it; both
-// are valid OU paths.
-func ouContains(ou, path string) bool {
+// OUContains reports whether the OU path is ou or below it, by whole
+// segments; ou "/" (or "") is the root, which contains every path. It is
+// the one rule for entitlements, provisioning and the stores' OU filters.
+func OUContains(ou, path string) bool {
 	return ou == "/" || ou == "" || path == ou || strings.HasPrefix(path, ou+"/")
+}
+
+// Covers reports whether the assignment applies to the account: its
+// target is the account, or an OU containing the account's.
+func (a Assignment) Covers(acct Account) bool {
+	switch a.TargetType {
+	case TargetAccount:
+		return a.TargetID == acct.ID
+	case TargetOU:
+		return OUContains(a.TargetID, acct.OU)
+	}
+	return false
 }
 
 // iamPathProblem checks an IAM path: "/" or "/seg/.../" of at most 512

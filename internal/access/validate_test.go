@@ -474,9 +474,9 @@ func FuzzValidateOU(f *testing.F) {
 		require.True(t, path == "/" || !strings.HasSuffix(path, "/"))
 		require.NotContains(t, path, "//")
 		require.LessOrEqual(t, strings.Count(path, "/"), MaxOUDepth)
-		require.True(t, ouContains("/", path))
-		require.True(t, ouContains(path, path))
-		require.False(t, path != "/" && ouContains(path+"x", path))
+		require.True(t, OUContains("/", path))
+		require.True(t, OUContains(path, path))
+		require.False(t, path != "/" && OUContains(path+"x", path))
 	})
 }
 
@@ -495,4 +495,27 @@ func FuzzValidateAccount(f *testing.F) {
 			require.False(t, strings.ContainsAny(s, "\x00\r\n\t"))
 		}
 	})
+}
+
+func TestAssignmentCovers(t *testing.T) {
+	acct := Account{ID: "111111111111", OU: "/eng/platform"}
+	for _, tc := range []struct {
+		name string
+		a    Assignment
+		want bool
+	}{
+		{"the account", Assignment{TargetType: TargetAccount, TargetID: "111111111111"}, true},
+		{"another account", Assignment{TargetType: TargetAccount, TargetID: "222222222222"}, false},
+		{"root", Assignment{TargetType: TargetOU, TargetID: "/"}, true},
+		{"its OU", Assignment{TargetType: TargetOU, TargetID: "/eng/platform"}, true},
+		{"a parent OU", Assignment{TargetType: TargetOU, TargetID: "/eng"}, true},
+		{"a prefix that is not a segment", Assignment{TargetType: TargetOU, TargetID: "/en"}, false},
+		{"a child OU", Assignment{TargetType: TargetOU, TargetID: "/eng/platform/db"}, false},
+		{"a sibling OU", Assignment{TargetType: TargetOU, TargetID: "/eng/web"}, false},
+		{"an account ID as OU", Assignment{TargetType: TargetOU, TargetID: "111111111111"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.a.Covers(acct))
+		})
+	}
 }

@@ -577,7 +577,7 @@ func (w *provisionWorker) AccountChanged(ctx context.Context, accountID string) 
 		if err != nil {
 			return err
 		}
-		needed := slices.ContainsFunc(as, func(a access.Assignment) bool { return covers(a, acct) })
+		needed := slices.ContainsFunc(as, func(a access.Assignment) bool { return a.Covers(acct) })
 		if !needed {
 			_, err := w.store.Provisioning(ctx, accountID, ps.Name)
 			if errors.Is(err, access.ErrNotFound) {
@@ -590,17 +590,6 @@ func (w *provisionWorker) AccountChanged(ctx context.Context, accountID string) 
 		w.Enqueue(accountID, ps.Name)
 	}
 	return nil
-}
-
-// covers reports whether assignment a applies to the account.
-func covers(a access.Assignment, acct access.Account) bool {
-	switch a.TargetType {
-	case access.TargetAccount:
-		return a.TargetID == acct.ID
-	case access.TargetOU:
-		return a.TargetID == "/" || acct.OU == a.TargetID || strings.HasPrefix(acct.OU, a.TargetID+"/")
-	}
-	return false
 }
 
 // catchUp enqueues, at start, every pair that an assignment needs and is
@@ -754,7 +743,7 @@ func (w *provisionWorker) reconcile(ctx context.Context, k workKey, force bool) 
 	if err != nil {
 		return err
 	}
-	covering := slices.DeleteFunc(all, func(a access.Assignment) bool { return !covers(a, acct) })
+	covering := slices.DeleteFunc(all, func(a access.Assignment) bool { return !a.Covers(acct) })
 	if len(covering) == 0 {
 		return w.deprovision(ctx, acct, ps)
 	}

@@ -92,12 +92,6 @@ func (s *Store) Account(_ context.Context, id string) (access.Account, error) {
 	return a, nil
 }
 
-// inOU reports whether the OU path ou is p or under it; p is without a
-// trailing slash, and "" is the root.
-func inOU(ou, p string) bool {
-	return p == "" || ou == p || strings.HasPrefix(ou, p+"/")
-}
-
 // ListAccounts implements access.Store.
 func (s *Store) ListAccounts(_ context.Context, ou string) ([]access.Account, error) {
 	p := strings.TrimSuffix(ou, "/")
@@ -105,7 +99,7 @@ func (s *Store) ListAccounts(_ context.Context, ou string) ([]access.Account, er
 	defer s.mu.Unlock()
 	out := []access.Account{}
 	for _, a := range s.accessLocked().accounts {
-		if inOU(a.OU, p) {
+		if access.OUContains(p, a.OU) {
 			out = append(out, a)
 		}
 	}
