@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/awsapi"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/oauth"
@@ -476,10 +477,10 @@ func (c *awsCLI) credentials(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("credentials: --account and --role are required")
 	}
-	if !awsapi.ValidAccountID(*account) {
+	if !access.ValidAccountID(*account) {
 		return fmt.Errorf("credentials: --account %q is not a 12-digit AWS account ID", printable(*account))
 	}
-	if !awsapi.ValidRole(*role) {
+	if !access.ValidPermissionSetName(*role) {
 		return fmt.Errorf("credentials: --role %q is not a role name (1 to 32 characters of A-Z a-z 0-9 +=,.@_-)", printable(*role))
 	}
 	out, err := c.processCredentials(ctx, *rawURL, *account, *role)

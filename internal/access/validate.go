@@ -445,6 +445,13 @@ func permissionSetNameProblem(name string) string {
 	return iamNameProblem(name, MaxPermissionSetName)
 }
 
+// ValidAccountID reports whether id is an AWS account ID (12 digits).
+func ValidAccountID(id string) bool { return accountIDProblem(id) == "" }
+
+// ValidPermissionSetName reports whether name can name a permission set
+// (and so a role): 1 to MaxPermissionSetName characters of [\w+=,.@-].
+func ValidPermissionSetName(name string) bool { return permissionSetNameProblem(name) == "" }
+
 func descriptionProblem(d string) string {
 	if !utf8.ValidString(d) {
 		return "must be valid UTF-8"

@@ -519,3 +519,21 @@ func TestAssignmentCovers(t *testing.T) {
 		})
 	}
 }
+
+func TestValidAccountIDAndPermissionSetName(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"111111111111", true}, {"11111111111", false}, {"1111111111111", false}, {"11111111111a", false}, {"", false}} {
+		assert.Equal(t, tc.want, ValidAccountID(tc.id), tc.id)
+	}
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"ReadOnly", true}, {"a+b=c,d.e@f_g-h", true}, {strings.Repeat("a", MaxPermissionSetName), true},
+		{strings.Repeat("a", MaxPermissionSetName+1), false}, {"", false}, {"Read Only", false}, {"ro/admin", false}, {"rö", false},
+	} {
+		assert.Equal(t, tc.want, ValidPermissionSetName(tc.name), tc.name)
+	}
+}

@@ -26,9 +26,6 @@ const (
 // MaxBody caps the body of a credentials request (bytes).
 const MaxBody = 4 << 10
 
-// maxRoleName is IAM Identity Center's limit on a permission set name.
-const maxRoleName = 32
-
 var (
 	// ErrUnauthorized is wrapped by TokenVerifier errors for a token that
 	// is malformed, expired, revoked, badly signed or for another audience.
@@ -299,41 +296,13 @@ func DecodeCredentialsRequest(body io.Reader) (CredentialsRequest, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return CredentialsRequest{}, fmt.Errorf("%w: trailing data after the JSON object", errBadRequest)
 	}
-	if !ValidAccountID(req.AccountID) {
+	if !access.ValidAccountID(req.AccountID) {
 		return CredentialsRequest{}, fmt.Errorf("%w: account_id must be exactly 12 digits", errBadRequest)
 	}
-	if !ValidRole(req.Role) {
-		return CredentialsRequest{}, fmt.Errorf("%w: role must be 1 to %d characters of A-Z a-z 0-9 +=,.@_-", errBadRequest, maxRoleName)
+	if !access.ValidPermissionSetName(req.Role) {
+		return CredentialsRequest{}, fmt.Errorf("%w: role must be 1 to %d characters of A-Z a-z 0-9 +=,.@_-", errBadRequest, access.MaxPermissionSetName)
 	}
 	return req, nil
-}
-
-// ValidAccountID reports whether id is 12 digits.
-func ValidAccountID(id string) bool {
-	if len(id) != 12 {
-		return false
-	}
-	for i := range len(id) {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// ValidRole reports whether name can be a permission set name.
-func ValidRole(name string) bool {
-	if len(name) < 1 || len(name) > maxRoleName {
-		return false
-	}
-	for i := range len(name) {
-		c := name[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("+=,.@_-", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func isJSON(contentType string) bool {

@@ -360,7 +360,7 @@ func FuzzDecodeCredentialsRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !awsapi.ValidAccountID(req.AccountID) || !awsapi.ValidRole(req.Role) {
+		if !access.ValidAccountID(req.AccountID) || !access.ValidPermissionSetName(req.Role) {
 			t.Fatalf("accepted %q", b)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/access"
 	"github.com/gatehouse-dev/gatehouse/internal/vend"
 )
 
@@ -32,10 +33,6 @@ const (
 )
 
 var (
-	// accountIDPattern: an AWS account ID.
-	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	// roleNamePattern: a permission set name (IAM's [\w+=,.@-], 1 to 32).
-	roleNamePattern = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,32}$`)
 	// credentialPattern: what an access key ID, secret key or session
 	// token may hold. The page puts them in shell lines the user pastes,
 	// so anything else (quotes, spaces, $) is refused rather than shown.
@@ -98,7 +95,7 @@ var cspOriginPattern = regexp.MustCompile(`^https?://(\*\.)?[a-z0-9]([a-z0-9.-]{
 // when accountID is not a 12-digit account ID or role is not a permission
 // set name, so the portal shows the role without links.
 func RoleLinks(accountID, role string) (consoleURL, credentialsURL string) {
-	if !accountIDPattern.MatchString(accountID) || !roleNamePattern.MatchString(role) {
+	if !access.ValidAccountID(accountID) || !access.ValidPermissionSetName(role) {
 		return "", ""
 	}
 	q := roleQuery(accountID, role)
@@ -217,7 +214,7 @@ func (h *accountsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func roleParams(q url.Values) (accountID, role string, valid bool) {
 	accountID, ok1 := single(q, paramAccount)
 	role, ok2 := single(q, paramRole)
-	if !ok1 || !ok2 || !accountIDPattern.MatchString(accountID) || !roleNamePattern.MatchString(role) {
+	if !ok1 || !ok2 || !access.ValidAccountID(accountID) || !access.ValidPermissionSetName(role) {
 		return "", "", false
 	}
 	return accountID, role, true

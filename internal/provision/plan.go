@@ -46,10 +46,8 @@ var ErrInvalidPolicy = errors.New("provision: invalid policy document")
 var (
 	roleSuffixRE    = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	providerNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	accountIDRE     = regexp.MustCompile(`^[0-9]{12}$`)
 	customerPathRE  = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
 	customerNameRE  = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,128}$`)
-	permSetNameRE   = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,32}$`)
 	policyARNPrefix = regexp.MustCompile(`^arn:[a-z-]+:iam::(aws|[0-9]{12}):policy/`)
 )
 
@@ -166,7 +164,7 @@ func (p rolePlan) Empty() bool {
 // another role.
 func checkRoleName(name string, ps access.PermissionSet) error {
 	prefix := RolePrefix + ps.Name + "_"
-	if !permSetNameRE.MatchString(ps.Name) || !strings.HasPrefix(name, prefix) ||
+	if !access.ValidPermissionSetName(ps.Name) || !strings.HasPrefix(name, prefix) ||
 		!roleSuffixRE.MatchString(strings.TrimPrefix(name, prefix)) {
 		return fmt.Errorf("%w: role name %q is not %s%s_<16 hex>", access.ErrInvalid, name, RolePrefix, ps.Name)
 	}

@@ -172,7 +172,7 @@ type session struct {
 // assume checks that acct.AssumeRoleARN is a role in acct itself and
 // assumes it.
 func (p *Provisioner) assume(ctx context.Context, acct access.Account) (*session, error) {
-	if !accountIDRE.MatchString(acct.ID) {
+	if !access.ValidAccountID(acct.ID) {
 		return nil, fmt.Errorf("%w: account ID %q is not 12 digits", access.ErrInvalid, acct.ID)
 	}
 	roleARN, err := arn.Parse(acct.AssumeRoleARN)
