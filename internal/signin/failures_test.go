@@ -138,7 +138,7 @@ func TestStoreFailure(t *testing.T) {
 		{"flow delete", "DeleteSignInFlow", false, mfaFlow, verify, nil},
 		{"failure reset at verify", "ResetFailures", false, mfaFlow, verify, nil},
 		{"session create at verify", "Sessions.Create", false, mfaFlow, verify, nil},
-		{"flow save at registration", "SaveSignInFlow", false, regFlow, beginReg, nil},
+		{"flow save at registration", "UpdateSignInFlow", false, regFlow, beginReg, nil},
 		{"device add", "AddMFADevice", false, regFlow, finishReg, nil},
 		{"flow delete at registration", "DeleteSignInFlow", false, regFlow, finishReg, nil},
 	}

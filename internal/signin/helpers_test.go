@@ -489,6 +489,13 @@ func (f *faultyStore) SaveSignInFlow(ctx context.Context, fl signin.Flow) error 
 	return f.CredentialStore.SaveSignInFlow(ctx, fl)
 }
 
+func (f *faultyStore) UpdateSignInFlow(ctx context.Context, fl signin.Flow) error {
+	if err := f.err("UpdateSignInFlow"); err != nil {
+		return err
+	}
+	return f.CredentialStore.UpdateSignInFlow(ctx, fl)
+}
+
 func (f *faultyStore) SignInFlow(ctx context.Context, id string, now time.Time) (signin.Flow, error) {
 	if err := f.err("SignInFlow"); err != nil {
 		return signin.Flow{}, err

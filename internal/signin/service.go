@@ -398,7 +398,7 @@ func (s *Service) start(ctx context.Context, userName, pw, returnTo, addr string
 		stage = StageRegister
 	}
 	f := Flow{ID: newSecret(), UserID: user.ID, Stage: string(stage), CreatedAt: now, ExpiresAt: now.Add(s.flowTTL)}
-	if err := s.saveFlow(ctx, f, data); err != nil {
+	if err := s.createFlow(ctx, f, data); err != nil {
 		return Step{}, err
 	}
 	return Step{Stage: stage, FlowID: f.ID, ExpiresAt: f.ExpiresAt, User: user, Methods: kinds(devices), ReturnTo: returnTo}, nil
@@ -465,7 +465,7 @@ func (s *Service) startEnrollment(ctx context.Context, userID, pw, returnTo, add
 		return fail("inactive_user")
 	}
 	f := Flow{ID: newSecret(), UserID: user.ID, Stage: string(StageRegister), CreatedAt: now, ExpiresAt: now.Add(s.flowTTL)}
-	if err := s.saveFlow(ctx, f, flowData{ReturnTo: returnTo}); err != nil {
+	if err := s.createFlow(ctx, f, flowData{ReturnTo: returnTo}); err != nil {
 		return Step{}, err
 	}
 	return Step{Stage: StageRegister, FlowID: f.ID, ExpiresAt: f.ExpiresAt, User: user, ReturnTo: returnTo}, nil
@@ -592,6 +592,23 @@ func (s *Service) flowAt(ctx context.Context, flowID string, stage Stage) (Flow,
 }
 
 func (s *Service) saveFlow(ctx context.Context, f Flow, data flowData) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return s.unavailable(ctx, "flow encode", err)
+	}
+	f.Data = b
+	switch err := s.store.UpdateSignInFlow(ctx, f); {
+	case errors.Is(err, ErrNotFound):
+		// Another request ended it meanwhile.
+		return ErrNoFlow
+	case err != nil:
+		return s.unavailable(ctx, "flow save", err)
+	}
+	return nil
+}
+
+// createFlow stores a new flow.
+func (s *Service) createFlow(ctx context.Context, f Flow, data flowData) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return s.unavailable(ctx, "flow encode", err)

@@ -141,6 +141,11 @@ type CredentialStore interface {
 
 	// SaveSignInFlow stores f, replacing a flow with the same ID.
 	SaveSignInFlow(ctx context.Context, f Flow) error
+	// UpdateSignInFlow replaces the stored flow with f's ID (stage, data,
+	// expiry) and returns ErrNotFound when there is none: a flow that
+	// ended (completed, failed out, deleted) is never brought back by a
+	// request that loaded it before it ended.
+	UpdateSignInFlow(ctx context.Context, f Flow) error
 	// SignInFlow returns the flow, or ErrNotFound when there is none or
 	// it expired (ExpiresAt at or before now).
 	SignInFlow(ctx context.Context, id string, now time.Time) (Flow, error)

@@ -59,7 +59,7 @@ func TestCorruptFlow(t *testing.T) {
 // TestSecondFactorFailureStoreFaults: when the store fails while counting
 // a wrong code, the answer is an outage; nothing is granted.
 func TestSecondFactorFailureStoreFaults(t *testing.T) {
-	for _, fault := range []string{"RecordFailure", "SaveSignInFlow"} {
+	for _, fault := range []string{"RecordFailure", "UpdateSignInFlow"} {
 		t.Run(fault, func(t *testing.T) {
 			e, secret := totpUser(t, nil)
 			step := e.mustStart("alice", goodPW, signin.StageMFA)

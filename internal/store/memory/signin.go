@@ -315,6 +315,20 @@ func (s *Store) SaveSignInFlow(_ context.Context, f signin.Flow) error {
 	return nil
 }
 
+// UpdateSignInFlow implements signin.CredentialStore.
+func (s *Store) UpdateSignInFlow(_ context.Context, f signin.Flow) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := hashSessionID(f.ID)
+	old, ok := s.signinLocked().flows[k]
+	if !ok {
+		return signInNotFound("update sign-in flow")
+	}
+	old.Stage, old.Data, old.ExpiresAt = f.Stage, cloneBytes(f.Data), micro(f.ExpiresAt)
+	s.signinLocked().flows[k] = old
+	return nil
+}
+
 // SignInFlow implements signin.CredentialStore.
 func (s *Store) SignInFlow(_ context.Context, id string, now time.Time) (signin.Flow, error) {
 	s.mu.Lock()

@@ -421,6 +421,25 @@ func (s *Store) SaveSignInFlow(ctx context.Context, f signin.Flow) error {
 	return nil
 }
 
+// UpdateSignInFlow implements signin.CredentialStore: one UPDATE, whose
+// row count says whether the flow still exists.
+func (s *Store) UpdateSignInFlow(ctx context.Context, f signin.Flow) error {
+	res, err := s.pool().exec(ctx,
+		`UPDATE signin_flows SET stage = ?, data = ?, expires_at = ? WHERE id_hash = ?`,
+		f.Stage, nullBytes(f.Data), toMicros(f.ExpiresAt), hashSessionID(f.ID))
+	if err != nil {
+		return s.wrapSignIn("update sign-in flow", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrapSignIn("update sign-in flow", err)
+	}
+	if n == 0 {
+		return signInNotFound("update sign-in flow")
+	}
+	return nil
+}
+
 // SignInFlow implements signin.CredentialStore.
 func (s *Store) SignInFlow(ctx context.Context, id string, now time.Time) (signin.Flow, error) {
 	f := signin.Flow{ID: id}

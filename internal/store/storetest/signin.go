@@ -526,10 +526,22 @@ func testSignInFlows(t *testing.T, newStore func(t *testing.T) Store) {
 	assert.ErrorIs(t, err, signin.ErrNotFound)
 	assert.Error(t, s.SaveSignInFlow(ctx, signInFlow("", alice, time.Minute)), "empty ID")
 
-	// Deleting: once.
+	// Updating changes stage, data and expiry of the stored flow only.
+	upd := next
+	upd.Stage, upd.Data, upd.ExpiresAt = "mfa", []byte("two failures"), base.Add(2*time.Hour)
+	require.NoError(t, s.UpdateSignInFlow(ctx, upd))
+	got, err = s.SignInFlow(ctx, f.ID, base)
+	require.NoError(t, err)
+	assert.Equal(t, upd, got)
+	assert.ErrorIs(t, s.UpdateSignInFlow(ctx, signInFlow("no-such-flow", alice, time.Minute)), signin.ErrNotFound)
+
+	// Deleting: once; an update afterwards does not bring it back.
 	require.NoError(t, s.DeleteSignInFlow(ctx, f.ID))
 	_, err = s.SignInFlow(ctx, f.ID, base)
 	assert.ErrorIs(t, err, signin.ErrNotFound)
+	assert.ErrorIs(t, s.UpdateSignInFlow(ctx, upd), signin.ErrNotFound)
+	_, err = s.SignInFlow(ctx, f.ID, base)
+	assert.ErrorIs(t, err, signin.ErrNotFound, "an ended flow stays ended")
 	assert.ErrorIs(t, s.DeleteSignInFlow(ctx, f.ID), signin.ErrNotFound)
 	assert.ErrorIs(t, s.DeleteSignInFlow(ctx, "no-such-flow"), signin.ErrNotFound)
 	_, err = s.SignInFlow(ctx, anon.ID, base)
